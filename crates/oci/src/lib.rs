@@ -1,5 +1,6 @@
 //! OCI runtime-spec types (config.json and state) and their validation.
 
+pub mod defaults;
 pub mod spec;
 pub mod state;
 pub mod validate;

@@ -414,9 +414,17 @@ pub struct BlockIo {
     pub throttle_read_bps_device: Vec<ThrottleDevice>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub throttle_write_bps_device: Vec<ThrottleDevice>,
-    #[serde(default, rename = "throttleReadIOPSDevice", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "throttleReadIOPSDevice",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub throttle_read_iops_device: Vec<ThrottleDevice>,
-    #[serde(default, rename = "throttleWriteIOPSDevice", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "throttleWriteIOPSDevice",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub throttle_write_iops_device: Vec<ThrottleDevice>,
 }
 
@@ -591,7 +599,9 @@ pub enum SeccompOp {
 impl Spec {
     pub fn linux(&self) -> &Linux {
         static EMPTY: std::sync::OnceLock<Linux> = std::sync::OnceLock::new();
-        self.linux.as_ref().unwrap_or_else(|| EMPTY.get_or_init(Linux::default))
+        self.linux
+            .as_ref()
+            .unwrap_or_else(|| EMPTY.get_or_init(Linux::default))
     }
 
     /// The namespace entry of the given type, if the config asks for one.

@@ -13,7 +13,10 @@ pub enum SpecError {
     #[error("cannot read `{path}`: {source}")]
     Read { path: PathBuf, source: std::io::Error },
     #[error("invalid JSON in `{path}`: {source}")]
-    Json { path: PathBuf, source: serde_json::Error },
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("invalid config `{path}`: {reason}")]
     Invalid { path: PathBuf, reason: String },
 }
@@ -28,7 +31,12 @@ pub struct IdError {
 /// Checks a container id as runc does: `[A-Za-z0-9_+.-]+`, not `.` or `..`, at most 1024 bytes.
 // Ref: runc libcontainer/factory_linux.go validateID
 pub fn validate_id(id: &str) -> Result<(), IdError> {
-    let err = |reason| Err(IdError { id: id.to_string(), reason });
+    let err = |reason| {
+        Err(IdError {
+            id: id.to_string(),
+            reason,
+        })
+    };
     if id.is_empty() {
         return err("must not be empty");
     }
@@ -38,7 +46,10 @@ pub fn validate_id(id: &str) -> Result<(), IdError> {
     if id.len() > 1024 {
         return err("longer than 1024 bytes");
     }
-    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.')) {
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.'))
+    {
         return err("only letters, digits, `_`, `+`, `-` and `.` are allowed");
     }
     Ok(())
@@ -47,9 +58,14 @@ pub fn validate_id(id: &str) -> Result<(), IdError> {
 /// Reads `config.json` from a bundle directory and validates it.
 pub fn load_bundle(bundle: &Path) -> Result<Spec, SpecError> {
     let path = bundle.join("config.json");
-    let data = std::fs::read(&path).map_err(|source| SpecError::Read { path: path.clone(), source })?;
-    let spec: Spec =
-        serde_json::from_slice(&data).map_err(|source| SpecError::Json { path: path.clone(), source })?;
+    let data = std::fs::read(&path).map_err(|source| SpecError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let spec: Spec = serde_json::from_slice(&data).map_err(|source| SpecError::Json {
+        path: path.clone(),
+        source,
+    })?;
     validate(&spec).map_err(|reason| SpecError::Invalid { path, reason })?;
     Ok(spec)
 }
@@ -86,22 +102,34 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
         }
         if let Some(p) = &ns.path {
             if !p.starts_with('/') {
-                return Err(format!("namespace `{}` path `{p}` is not absolute", ns.typ.as_str()));
+                return Err(format!(
+                    "namespace `{}` path `{p}` is not absolute",
+                    ns.typ.as_str()
+                ));
             }
         }
     }
     let userns = spec.namespace(NamespaceType::User);
-    if userns.is_some_and(|n| n.path.is_none()) && (linux.uid_mappings.is_empty() || linux.gid_mappings.is_empty())
+    if userns.is_some_and(|n| n.path.is_none())
+        && (linux.uid_mappings.is_empty() || linux.gid_mappings.is_empty())
     {
         return Err("a new user namespace needs `linux.uidMappings` and `linux.gidMappings`".into());
     }
     if userns.is_none() && (!linux.uid_mappings.is_empty() || !linux.gid_mappings.is_empty()) {
         return Err("`linux.uidMappings` are set but there is no user namespace".into());
     }
-    if !linux.time_offsets.is_empty() && spec.namespace(NamespaceType::Time).is_none_or(|n| n.path.is_some()) {
+    if !linux.time_offsets.is_empty()
+        && spec
+            .namespace(NamespaceType::Time)
+            .is_none_or(|n| n.path.is_some())
+    {
         return Err("`linux.timeOffsets` need a new time namespace".into());
     }
-    if spec.hostname.is_some() && spec.namespace(NamespaceType::Uts).is_none_or(|n| n.path.is_some()) {
+    if spec.hostname.is_some()
+        && spec
+            .namespace(NamespaceType::Uts)
+            .is_none_or(|n| n.path.is_some())
+    {
         // runc refuses this too: setting the host's hostname from a container config is never intended.
         if spec.hostname.as_deref().is_some_and(|h| !h.is_empty()) {
             return Err("`hostname` is set but there is no new uts namespace".into());
@@ -128,13 +156,25 @@ pub fn validate(spec: &Spec) -> Result<(), String> {
                 return Err(format!("rlimit `{}` is listed twice", r.typ));
             }
             if r.soft > r.hard {
-                return Err(format!("rlimit `{}`: soft limit {} is above hard limit {}", r.typ, r.soft, r.hard));
+                return Err(format!(
+                    "rlimit `{}`: soft limit {} is above hard limit {}",
+                    r.typ, r.soft, r.hard
+                ));
             }
         }
     }
     if let Some(prop) = &linux.rootfs_propagation {
-        if !matches!(prop.as_str(), "" | "private" | "rprivate" | "slave" | "rslave" | "shared" | "rshared" | "unbindable" | "runbindable")
-        {
+        if !matches!(
+            prop.as_str(),
+            "" | "private"
+                | "rprivate"
+                | "slave"
+                | "rslave"
+                | "shared"
+                | "rshared"
+                | "unbindable"
+                | "runbindable"
+        ) {
             return Err(format!("unknown `linux.rootfsPropagation` `{prop}`"));
         }
     }
@@ -178,14 +218,19 @@ mod tests {
 
     #[test]
     fn duplicate_namespace() {
-        let e = parse(&format!(r#"{MIN},"linux":{{"namespaces":[{{"type":"pid"}},{{"type":"pid"}}]}}}}"#))
-            .unwrap_err();
+        let e = parse(&format!(
+            r#"{MIN},"linux":{{"namespaces":[{{"type":"pid"}},{{"type":"pid"}}]}}}}"#
+        ))
+        .unwrap_err();
         assert!(e.contains("`pid` is listed twice"), "{e}");
     }
 
     #[test]
     fn userns_needs_mappings() {
-        let e = parse(&format!(r#"{MIN},"linux":{{"namespaces":[{{"type":"user"}}]}}}}"#)).unwrap_err();
+        let e = parse(&format!(
+            r#"{MIN},"linux":{{"namespaces":[{{"type":"user"}}]}}}}"#
+        ))
+        .unwrap_err();
         assert!(e.contains("uidMappings"), "{e}");
         parse(&format!(
             r#"{MIN},"linux":{{"namespaces":[{{"type":"user"}}],
@@ -214,7 +259,9 @@ mod tests {
 
     #[test]
     fn missing_root() {
-        assert!(parse(r#"{"ociVersion":"1.2.0"}"#).unwrap_err().contains("root.path"));
+        assert!(parse(r#"{"ociVersion":"1.2.0"}"#)
+            .unwrap_err()
+            .contains("root.path"));
     }
 
     #[test]
