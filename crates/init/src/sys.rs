@@ -181,18 +181,11 @@ const SIGSET_SIZE: usize = core::mem::size_of::<SigSet>();
 /// Replaces the signal mask; returns the previous one.
 pub fn set_signal_mask(set: &SigSet) -> Result<SigSet> {
     let mut old = SigSet::EMPTY;
-    let args = [
-        int(libc::SIG_SETMASK),
-        ptr::from_ref(set) as usize,
-        ptr::from_mut(&mut old) as usize,
-    ];
+    let new = ptr::from_ref(set) as usize;
+    let old_ptr = ptr::from_mut(&mut old) as usize;
+    let how = int(libc::SIG_SETMASK);
     // SAFETY: both pointers are valid for a kernel sigset of SIGSET_SIZE bytes.
-    unsafe {
-        syscall(
-            libc::SYS_rt_sigprocmask,
-            [args[0], args[1], args[2], SIGSET_SIZE, 0, 0],
-        )?
-    };
+    unsafe { syscall(libc::SYS_rt_sigprocmask, [how, new, old_ptr, SIGSET_SIZE, 0, 0])? };
     Ok(old)
 }
 
@@ -428,14 +421,14 @@ impl StringArray {
 
 /// execve(2); returns only on failure.
 pub fn execve(path: &CStr, argv: StringArray, envp: StringArray) -> Errno {
-    let args = [
+    let (path, argv, envp) = (
         path.as_ptr() as usize,
         argv.as_ptr() as usize,
         envp.as_ptr() as usize,
-    ];
+    );
     // SAFETY: path is NUL-terminated; argv and envp are null-terminated arrays of
     // NUL-terminated strings (StringArray's contract).
-    match unsafe { syscall(libc::SYS_execve, [args[0], args[1], args[2], 0, 0, 0]) } {
+    match unsafe { syscall(libc::SYS_execve, [path, argv, envp, 0, 0, 0]) } {
         Ok(_) => Errno(0),
         Err(e) => e,
     }

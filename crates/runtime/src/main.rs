@@ -31,9 +31,9 @@ struct Cli {
     /// Accepted for runc compatibility; ignored.
     #[arg(long, global = true, hide = true)]
     criu: Option<String>,
-    /// Accepted for runc compatibility; ignored.
-    #[arg(long, global = true, hide = true, num_args = 0..=1, default_missing_value = "true")]
-    rootless: Option<String>,
+    /// Accepted for runc compatibility (before the command); ignored.
+    #[arg(long = "rootless", id = "global_rootless", hide = true, num_args = 0..=1, default_missing_value = "true")]
+    global_rootless: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }

@@ -137,6 +137,12 @@ fn mount_one(ctx: &Ctx, rootfd: &OwnedFd, m: &Mount) -> Result<()> {
         }
         (Err(e), _) => return Err(Error::sys(format!("mount {typ} on"), dest.display(), e)),
     }
+    if opts.propagation.is_empty() && opts.rec_set == 0 && opts.rec_clear == 0 {
+        return Ok(());
+    }
+    // Re-resolve: the descriptor still points at the directory under the new mount, where a
+    // propagation change fails with EINVAL (podman's `--read-only` tmpfs mounts carry `rprivate`).
+    let target = ensure_in_root(rootfd, dest, Kind::Dir)?;
     finish(&target, dest, &opts)
 }
 

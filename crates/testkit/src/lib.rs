@@ -249,6 +249,8 @@ pub fn default_config(args: &[&str]) -> Value {
     let mut v = berth_oci::defaults::spec(false);
     v["process"]["args"] = json!(args);
     v["process"]["terminal"] = json!(false);
+    // crun 1.8 rejects configs newer than it knows; the test configs use nothing past 1.0.
+    v["ociVersion"] = json!("1.0.2");
     v
 }
 

@@ -169,9 +169,10 @@ mod tests {
             ],
         ];
         let t = super::table(&rows, 12, 3);
-        assert_eq!(
-            t,
-            "ID                     PID         STATUS\na-long-container-id    42          running\n"
+        let want = format!(
+            "{:<22}{:<12}STATUS\n{:<22}{:<12}running\n",
+            "ID", "PID", "a-long-container-id", "42"
         );
+        assert_eq!(t, want);
     }
 }
