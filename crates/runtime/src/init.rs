@@ -80,6 +80,7 @@ fn setup(init: &Init, started: &mut bool) -> Result<PathBuf> {
         .process
         .as_ref()
         .ok_or_else(|| Error::msg("config has no `process`"))?;
+    process::set_non_dumpable()?;
     // The exec'd process gets its own umask below; meanwhile device nodes and dirs get exact modes.
     nix::sys::stat::umask(Mode::empty());
 

@@ -214,10 +214,12 @@ pub fn find_executable(p: &Process) -> Result<PathBuf> {
         } else {
             Path::new(&p.cwd).join(cmd)
         };
-        return match check(&path) {
-            Ok(()) => Ok(PathBuf::from(cmd)),
-            Err(e) => Err(Error::sys("exec", cmd, e)),
-        };
+        check(&path).map_err(|e| Error::sys("exec", cmd, e))?;
+        // Checked here too, so that `create` refuses it rather than the process failing after `start`.
+        if let Ok(f) = std::fs::File::open(&path) {
+            refuse_runtime_binary(&f, Path::new(cmd))?;
+        }
+        return Ok(PathBuf::from(cmd));
     }
     let path_var = p
         .env
@@ -241,6 +243,11 @@ pub fn find_executable(p: &Process) -> Result<PathBuf> {
 }
 
 /// execve; returns only on failure.
+///
+/// The file is opened first and checked not to be the runtime's own binary (nor a script run by it):
+/// a container that could exec `/proc/self/exe` while it still points at the runtime could keep a
+/// handle on the host's binary and overwrite it later (CVE-2019-5736). ELF files are then exec'd
+/// through that same descriptor, so the file checked is the file run.
 pub fn exec(path: &Path, p: &Process) -> Error {
     let to_c =
         |s: &str| CString::new(s).map_err(|_| Error::msg(format!("argument `{s}` contains a NUL byte")));
@@ -254,10 +261,69 @@ pub fn exec(path: &Path, p: &Process) -> Error {
         (Ok(a), Ok(e)) => (a, e),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    match nix::unistd::execve(&prog, &args, &env) {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return Error::io("exec", &p.args[0], e),
+    };
+    let mut head = [0u8; 256];
+    let n = std::io::Read::read(&mut &file, &mut head).unwrap_or(0);
+    let head = &head[..n];
+    if let Err(e) = refuse_runtime_binary(&file, path) {
+        return e;
+    }
+    if let Some(interp) = shebang(head) {
+        if let Ok(f) = std::fs::File::open(&interp) {
+            if let Err(e) = refuse_runtime_binary(&f, &interp) {
+                return e;
+            }
+        }
+        // A script needs its path for the interpreter: exec by path.
+        return match nix::unistd::execve(&prog, &args, &env) {
+            Err(e) => Error::sys("exec", &p.args[0], e),
+            Ok(never) => match never {},
+        };
+    }
+    match nix::unistd::execveat(
+        Some(std::os::fd::AsRawFd::as_raw_fd(&file)),
+        c"",
+        &args,
+        &env,
+        nix::fcntl::AtFlags::AT_EMPTY_PATH,
+    ) {
         Err(e) => Error::sys("exec", &p.args[0], e),
         Ok(never) => match never {},
     }
+}
+
+/// The interpreter of a `#!` script.
+fn shebang(head: &[u8]) -> Option<PathBuf> {
+    let rest = head.strip_prefix(b"#!")?;
+    let line = rest.split(|b| *b == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?.trim();
+    let interp = line.split_whitespace().next()?;
+    Some(PathBuf::from(interp))
+}
+
+fn refuse_runtime_binary(f: &std::fs::File, shown: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(theirs), Ok(ours)) = (f.metadata(), std::fs::metadata("/proc/self/exe")) else {
+        return Ok(());
+    };
+    if theirs.dev() == ours.dev() && theirs.ino() == ours.ino() {
+        return Err(Error::new("exec", shown.display())
+            .detail("it is the runtime's own binary, which a container may never run"));
+    }
+    Ok(())
+}
+
+/// Makes the process non-dumpable until it execs: processes of the container can then neither
+/// open `/proc/PID/exe` (the runtime's binary) nor ptrace it while it is being set up.
+pub fn set_non_dumpable() -> Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } < 0 {
+        return Err(Error::sys("set", "non-dumpable", Errno::last()));
+    }
+    Ok(())
 }
 
 /// Marks every descriptor from `first` up close-on-exec, so nothing of the runtime's leaks into the

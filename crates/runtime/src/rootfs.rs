@@ -78,16 +78,7 @@ pub fn mount_all(ctx: &Ctx, rootfd: &OwnedFd) -> Result<()> {
         if m.destination == "/dev" && typ == "tmpfs" {
             dev_is_tmpfs = true;
         }
-        mount_one(ctx, rootfd, m).map_err(|e| {
-            if e.step.is_empty() {
-                e
-            } else {
-                Error {
-                    step: format!("{} (mount of `{}`)", e.step, m.destination),
-                    ..e
-                }
-            }
-        })?;
+        mount_one(ctx, rootfd, m)?;
     }
     if dev_is_tmpfs {
         create_default_devices(ctx, rootfd)?;

@@ -199,6 +199,7 @@ fn child_setup(
     userns: bool,
     preserve_fds: u32,
 ) -> Result<PathBuf> {
+    process::set_non_dumpable()?;
     match chan.recv::<ToChild>()? {
         Some((ToChild::Go { .. }, _)) => {}
         _ => return Err(Error::msg("the runtime went away")),

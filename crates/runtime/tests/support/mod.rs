@@ -122,16 +122,16 @@ impl Runtime {
             id: id.clone(),
             bundle: None,
         };
-        let o = self.create_out(bundle, extra, &id);
+        let o = self.create_out(bundle.path(), extra, &id);
         o.ok();
         c
     }
 
-    pub fn create_out(&self, bundle: &Bundle, extra: &[&str], id: &str) -> Out {
+    pub fn create_out(&self, bundle: &Path, extra: &[&str], id: &str) -> Out {
         let err = tempfile::NamedTempFile::new().unwrap();
         let mut args = vec!["create"];
         args.extend_from_slice(extra);
-        args.extend_from_slice(&["--bundle", bundle.path().to_str().unwrap(), id]);
+        args.extend_from_slice(&["--bundle", bundle.to_str().unwrap(), id]);
         let status = self
             .cmd(&args)
             .stdin(Stdio::null())
