@@ -210,7 +210,7 @@ fn options_before_or_after_positionals_and_go_style_flags() {
 /// Starts `run` in the background and waits until its container is running.
 fn spawn_run<'a>(r: &'a Runtime, b: &Bundle) -> (std::process::Child, Container<'a>) {
     let id = unique_name("br");
-    let child = r
+    let mut child = r
         .cmd(&["run", "--bundle", b.path().to_str().unwrap(), &id])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -229,6 +229,8 @@ fn spawn_run<'a>(r: &'a Runtime, b: &Bundle) -> (std::process::Child, Container<
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("container {} never ran", c.id);
 }
 
