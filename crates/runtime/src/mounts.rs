@@ -23,6 +23,8 @@ pub struct Options {
     /// Recursive attributes for mount_setattr(AT_RECURSIVE): (set, clear).
     pub rec_set: u64,
     pub rec_clear: u64,
+    /// runc's `tmpcopyup`: fill a new tmpfs with what the image had at its mount point.
+    pub copy_up: bool,
 }
 
 // Ref: include/uapi/linux/mount.h
@@ -46,6 +48,7 @@ impl Default for Options {
             data: String::new(),
             rec_set: 0,
             rec_clear: 0,
+            copy_up: false,
         }
     }
 }
@@ -90,9 +93,10 @@ impl Options {
                         .push(propagation(opt).unwrap_or(MsFlags::MS_PRIVATE));
                     continue;
                 }
-                // runc-specific: copy the image's content into the tmpfs. Accepted and ignored here:
-                // the engine copies volume content itself.
-                "tmpcopyup" => continue,
+                "tmpcopyup" => {
+                    o.copy_up = true;
+                    continue;
+                }
                 "idmap" | "ridmap" => {
                     return Err(Error::msg(format!("mount option `{opt}` is not supported")));
                 }

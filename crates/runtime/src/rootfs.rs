@@ -101,6 +101,19 @@ fn mount_one(ctx: &Ctx, rootfd: &OwnedFd, m: &Mount) -> Result<()> {
         return mount_bind(ctx, rootfd, m, &opts);
     }
     let target = ensure_in_root(rootfd, dest, Kind::Dir)?;
+    // The directory the tmpfs will cover, kept open to copy its content up once covered.
+    let below = if opts.copy_up && typ == "tmpfs" {
+        Some(
+            openat_in_root(
+                target.as_raw_fd(),
+                Path::new("."),
+                libc::O_DIRECTORY | libc::O_RDONLY,
+            )
+            .step("open", dest.display())?,
+        )
+    } else {
+        None
+    };
     let source = m.source.as_deref().unwrap_or(typ);
     let data = if opts.data.is_empty() {
         None
@@ -127,6 +140,11 @@ fn mount_one(ctx: &Ctx, rootfd: &OwnedFd, m: &Mount) -> Result<()> {
             return mount_bind(ctx, rootfd, &fake, &bind);
         }
         (Err(e), _) => return Err(Error::sys(format!("mount {typ} on"), dest.display(), e)),
+    }
+    if let Some(below) = below {
+        let top = ensure_in_root(rootfd, dest, Kind::Dir)?;
+        copy_tree(&fd_path(&below), &fd_path(&top))
+            .map_err(|e| Error::io("copy image content into tmpfs", dest.display(), e))?;
     }
     if opts.propagation.is_empty() && opts.rec_set == 0 && opts.rec_clear == 0 {
         return Ok(());
@@ -544,4 +562,35 @@ pub fn mount_console(slave: &Path) -> Result<()> {
     }
     mount(Some(slave), console, nopath(), MsFlags::MS_BIND, nopath())
         .step("bind-mount console on", "/dev/console")
+}
+
+/// Copies a directory tree (files, directories, symlinks; modes, owners and times of files) from `from`
+/// into the existing directory `to`, for `tmpcopyup`.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{lchown, MetadataExt, PermissionsExt};
+    // `from` and `to` may be /proc/self/fd links: follow them for the top directory.
+    let top = fs::metadata(from)?;
+    fs::set_permissions(to, fs::Permissions::from_mode(top.mode() & 0o7777))?;
+    std::os::unix::fs::chown(to, Some(top.uid()), Some(top.gid()))?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        let dst = to.join(entry.file_name());
+        let ft = meta.file_type();
+        if ft.is_dir() {
+            fs::create_dir(&dst)?;
+            copy_tree(&entry.path(), &dst)?;
+            continue;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(entry.path())?, &dst)?;
+        } else if ft.is_file() {
+            fs::copy(entry.path(), &dst)?;
+            fs::set_permissions(&dst, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+        } else {
+            // Device nodes, fifos and sockets are not copied (runc skips them too).
+            continue;
+        }
+        lchown(&dst, Some(meta.uid()), Some(meta.gid()))?;
+    }
+    Ok(())
 }

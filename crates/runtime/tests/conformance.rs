@@ -410,3 +410,23 @@ fn recv_fd(conn: &std::os::unix::net::UnixStream) -> OwnedFd {
     }
     panic!("no fd received on the console socket");
 }
+
+#[test]
+fn tmpfs_with_tmpcopyup_keeps_the_image_content() {
+    require_root!();
+    each(|r| {
+        let mut b = sh("head -1 /etc/passwd; touch /etc/new && echo writable");
+        b.config["root"]["readonly"] = json!(true);
+        b.config["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "mode=755"]
+        }));
+        b.save().unwrap();
+        assert_eq!(
+            r.run(&b).ok().out(),
+            "root:x:0:0:root:/root:/bin/sh\nwritable",
+            "{}",
+            r.rt.name()
+        );
+        assert!(!b.rootfs().join("etc/new").exists());
+    });
+}
