@@ -273,6 +273,9 @@ fn exec_joins_namespaces_and_cgroup() {
             "echo $$ > /dev/null; cat /proc/1/cmdline | tr '\\0' ' '",
         ]);
         assert_eq!(o.ok().out(), "sleep 30", "{}", r.rt.name());
+        // The detached process was adopted by this test process: reap it once the container goes.
+        let _ = r.output(&["delete", "--force", &c.id]);
+        reap(exec_pid);
     });
 }
 

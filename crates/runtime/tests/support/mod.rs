@@ -100,7 +100,10 @@ impl Runtime {
             bundle: None,
         };
         let o = self.output(&["run", "--bundle", bundle.path().to_str().unwrap(), &id]);
-        Out::from(self.rt, o)
+        let o = Out::from(self.rt, o);
+        // `run` deletes the container when it exits: nothing of it may remain.
+        assert_no_cgroup(self.rt, &id);
+        o
     }
 
     /// `create` + `start`, for containers that keep running. The container owns its bundle: the
@@ -211,7 +214,22 @@ impl Drop for Container<'_> {
         if let Some(pid) = pid.filter(|p| *p > 0) {
             reap(pid as i32);
         }
+        if !std::thread::panicking() {
+            assert_no_cgroup(self.rt.rt, &self.id);
+        }
     }
+}
+
+/// Fails when a cgroup named after the container (the default cgroups path) is left in any hierarchy.
+pub fn assert_no_cgroup(rt: Rt, id: &str) {
+    let left: Vec<String> = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join(id))
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(left.is_empty(), "{}: cgroups left behind: {left:?}", rt.name());
 }
 
 /// Containers outlive the `create` that made them; this test process adopts them (instead of the
