@@ -4,214 +4,46 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use berth_runtime::cli::{self, Matches};
 use berth_runtime::commands::{self, create::CreateOpts, exec::ExecOpts, update::UpdateFlags, Global};
-use berth_runtime::error::Error;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use berth_runtime::error::{Error, Result};
 
-#[derive(Parser, Debug)]
-#[command(
-    name = "berth-runtime",
-    version,
-    about = "An OCI runtime with runc's command line"
-)]
-struct Cli {
-    /// Where container state is kept.
-    #[arg(long, global = true, default_value = "/run/berth-runtime")]
-    root: PathBuf,
-    /// Also write errors to this file (conmon and containerd read it).
-    #[arg(long, global = true)]
-    log: Option<PathBuf>,
-    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
-    log_format: LogFormat,
-    #[arg(long, global = true)]
-    debug: bool,
-    /// Accepted for runc compatibility: without systemd, cgroupfs is used (with a warning).
-    #[arg(long = "systemd-cgroup", global = true)]
-    systemd_cgroup: bool,
-    /// Accepted for runc compatibility; ignored.
-    #[arg(long, global = true, hide = true)]
-    criu: Option<String>,
-    /// Accepted for runc compatibility (before the command); ignored.
-    #[arg(long = "rootless", id = "global_rootless", hide = true, num_args = 0..=1, default_missing_value = "true")]
-    global_rootless: Option<String>,
-    #[command(subcommand)]
-    cmd: Cmd,
-}
+const USAGE: &str = "usage: berth-runtime [global options] COMMAND [options] [ID] [args]
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
+An OCI runtime with runc's command line.
 
-#[derive(Args, Debug)]
-struct CreateArgs {
-    id: String,
-    #[arg(short, long, default_value = ".")]
-    bundle: PathBuf,
-    #[arg(long = "pid-file")]
-    pid_file: Option<PathBuf>,
-    #[arg(long = "console-socket")]
-    console_socket: Option<PathBuf>,
-    #[arg(long = "no-pivot")]
-    no_pivot: bool,
-    #[arg(long = "no-new-keyring")]
-    no_new_keyring: bool,
-    #[arg(long = "preserve-fds", default_value_t = 0)]
-    preserve_fds: u32,
-}
+Commands:
+  create   create a container; its process waits for `start`
+  start    start a created container's process
+  run      create and start a container, and wait for it unless --detach
+  state    print the container's OCI state
+  kill     send a signal (default SIGTERM) to the init, or --all processes
+  delete   delete a stopped container (--force: any container)
+  exec     run a process in a running container
+  pause    freeze all processes of the container
+  resume   thaw a paused container
+  ps       list the container's processes
+  list     list containers
+  update   change the container's resources
+  events   print resource usage (and OOM notices) as JSON lines
+  features print the features this runtime supports
+  spec     write a starting config.json
 
-impl CreateArgs {
-    fn opts(&self) -> CreateOpts {
-        CreateOpts {
-            id: self.id.clone(),
-            bundle: self.bundle.clone(),
-            pid_file: self.pid_file.clone(),
-            console_socket: self.console_socket.clone(),
-            no_pivot: self.no_pivot,
-            no_new_keyring: self.no_new_keyring,
-            preserve_fds: self.preserve_fds,
-            run: false,
-            keep_console: false,
-        }
-    }
-}
-
-#[derive(Subcommand, Debug)]
-enum Cmd {
-    /// Create a container; its process waits for `start`.
-    Create(CreateArgs),
-    /// Start a created container's process.
-    Start { id: String },
-    /// Create and start a container, and wait for it unless detached.
-    Run {
-        #[command(flatten)]
-        c: CreateArgs,
-        #[arg(short, long)]
-        detach: bool,
-    },
-    /// Print the container's OCI state.
-    State { id: String },
-    /// Send a signal (default SIGTERM) to the container's init, or with --all to all its processes.
-    Kill {
-        id: String,
-        signal: Option<String>,
-        #[arg(short, long)]
-        all: bool,
-    },
-    /// Delete a stopped container (--force: any container).
-    Delete {
-        id: String,
-        #[arg(short, long)]
-        force: bool,
-    },
-    /// Run a process in a running container.
-    Exec {
-        id: String,
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        command: Vec<String>,
-        #[arg(short, long)]
-        process: Option<PathBuf>,
-        #[arg(short, long)]
-        tty: bool,
-        #[arg(long)]
-        cwd: Option<String>,
-        #[arg(short, long)]
-        env: Vec<String>,
-        #[arg(short, long)]
-        user: Option<String>,
-        #[arg(short = 'g', long = "additional-gids")]
-        additional_gids: Vec<u32>,
-        #[arg(short, long)]
-        cap: Vec<String>,
-        #[arg(long = "no-new-privs")]
-        no_new_privs: bool,
-        #[arg(short, long)]
-        detach: bool,
-        #[arg(long = "pid-file")]
-        pid_file: Option<PathBuf>,
-        #[arg(long = "console-socket")]
-        console_socket: Option<PathBuf>,
-        #[arg(long = "preserve-fds", default_value_t = 0)]
-        preserve_fds: u32,
-        #[arg(long = "ignore-paused")]
-        ignore_paused: bool,
-        #[arg(long = "process-label", hide = true)]
-        process_label: Option<String>,
-        #[arg(long, hide = true)]
-        apparmor: Option<String>,
-    },
-    /// Freeze all processes of the container.
-    Pause { id: String },
-    /// Thaw a paused container.
-    Resume { id: String },
-    /// List the container's processes.
-    Ps {
-        id: String,
-        #[arg(short, long, default_value = "table")]
-        format: String,
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        ps_args: Vec<String>,
-    },
-    /// List containers.
-    List {
-        #[arg(short, long, default_value = "table")]
-        format: String,
-        #[arg(short, long)]
-        quiet: bool,
-    },
-    /// Print the features this runtime supports.
-    Features,
-    /// Write a starting config.json.
-    Spec {
-        #[arg(long)]
-        rootless: bool,
-        #[arg(short, long, default_value = ".")]
-        bundle: PathBuf,
-    },
-    /// Change the container's resources.
-    Update {
-        id: String,
-        #[arg(short, long)]
-        resources: Option<String>,
-        #[arg(long)]
-        memory: Option<String>,
-        #[arg(long = "memory-reservation")]
-        memory_reservation: Option<String>,
-        #[arg(long = "memory-swap")]
-        memory_swap: Option<String>,
-        #[arg(long = "cpu-shares")]
-        cpu_shares: Option<u64>,
-        #[arg(long = "cpu-period")]
-        cpu_period: Option<u64>,
-        #[arg(long = "cpu-quota")]
-        cpu_quota: Option<i64>,
-        #[arg(long = "cpuset-cpus")]
-        cpuset_cpus: Option<String>,
-        #[arg(long = "cpuset-mems")]
-        cpuset_mems: Option<String>,
-        #[arg(long = "pids-limit")]
-        pids_limit: Option<i64>,
-        #[arg(long = "blkio-weight")]
-        blkio_weight: Option<u16>,
-    },
-    /// Print resource usage (and OOM notices) as JSON lines.
-    Events {
-        id: String,
-        #[arg(long)]
-        stats: bool,
-        #[arg(long, default_value = "5s")]
-        interval: String,
-    },
-}
+Global options: --root DIR (default /run/berth-runtime), --log FILE, --log-format text|json,
+--debug, --systemd-cgroup (cgroupfs is used, with a warning). BERTH_TRACE=1 prints a timing trace.";
 
 fn main() {
     berth_runtime::trace::init();
-    let argv = normalize_args(std::env::args().collect());
-    let cli = Cli::parse_from(argv);
-    let log = cli.log.clone();
-    let json = cli.log_format == LogFormat::Json;
-    match dispatch(cli) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // The log options are needed to report errors, so read them before anything can fail.
+    let (log, json) = match cli::parse(&args, cli::GLOBAL, true, None, "berth-runtime") {
+        Ok((g, _)) => (
+            g.value("log").map(PathBuf::from),
+            g.value("log-format") == Some("json"),
+        ),
+        Err(_) => (None, false),
+    };
+    match dispatch(&args) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             let msg = e.to_string();
@@ -224,167 +56,165 @@ fn main() {
     }
 }
 
-fn dispatch(cli: Cli) -> Result<i32, Error> {
-    if cli.systemd_cgroup {
+fn dispatch(args: &[String]) -> Result<i32> {
+    let (g, at) = cli::parse(args, cli::GLOBAL, true, None, "berth-runtime")?;
+    let Some(name) = args.get(at) else {
+        if g.positionals.is_empty() {
+            println!("{USAGE}");
+            return Ok(0);
+        }
+        return Err(Error::msg("no command given"));
+    };
+    match name.as_str() {
+        "--version" | "-v" | "version" => {
+            println!(
+                "berth-runtime version {}\nspec: {}",
+                env!("CARGO_PKG_VERSION"),
+                berth_oci::OCI_VERSION
+            );
+            return Ok(0);
+        }
+        "--help" | "-h" | "help" => {
+            println!("{USAGE}");
+            return Ok(0);
+        }
+        _ => {}
+    }
+    if let Some(f) = g.value("log-format") {
+        if f != "text" && f != "json" {
+            return Err(Error::msg(format!("invalid `--log-format` `{f}`: text or json")));
+        }
+    }
+    let (opts, pass) = cli::command(name).ok_or_else(|| Error::msg(format!("unknown command `{name}`")))?;
+    let (m, _) = cli::parse(&args[at + 1..], opts, false, pass, name)?;
+    berth_runtime::trace::mark("args parsed");
+    if g.flag("systemd-cgroup") {
         eprintln!("berth-runtime: warning: systemd is not available for cgroups; using cgroupfs");
     }
+    let root = g.value("root").unwrap_or("/run/berth-runtime");
     let g = Global {
-        root: cli.root,
-        systemd_cgroup: cli.systemd_cgroup,
+        root: PathBuf::from(root),
+        systemd_cgroup: g.flag("systemd-cgroup"),
     };
-    match cli.cmd {
-        Cmd::Create(c) => commands::create::create(&g, &c.opts()).map(|_| 0),
-        Cmd::Start { id } => commands::start::start(&g, &id).map(|_| 0),
-        Cmd::Run { c, detach } => commands::run::run(&g, c.opts(), detach),
-        Cmd::State { id } => commands::info::state(&g, &id).map(|_| 0),
-        Cmd::Kill { id, signal, all } => {
-            commands::kill::kill(&g, &id, signal.as_deref().unwrap_or("SIGTERM"), all).map(|_| 0)
+    let id = || -> Result<String> {
+        m.positionals
+            .first()
+            .cloned()
+            .ok_or_else(|| Error::msg(format!("`{name}` needs a container id")))
+    };
+    let extra = |max: usize| -> Result<()> {
+        match m.positionals.get(max) {
+            Some(a) => Err(Error::msg(format!("unexpected argument `{a}` for `{name}`"))),
+            None => Ok(()),
         }
-        Cmd::Delete { id, force } => commands::delete::delete(&g, &id, force).map(|_| 0),
-        Cmd::Exec {
-            id,
-            command,
-            process,
-            tty,
-            cwd,
-            env,
-            user,
-            additional_gids,
-            cap,
-            no_new_privs,
-            detach,
-            pid_file,
-            console_socket,
-            preserve_fds,
-            ignore_paused,
-            process_label: _,
-            apparmor: _,
-        } => commands::exec::exec(
-            &g,
-            &ExecOpts {
-                id,
-                process_file: process,
-                args: command,
-                tty,
-                cwd,
-                env,
-                user,
-                additional_gids,
-                caps: cap,
-                no_new_privs,
-                detach,
-                pid_file,
-                console_socket,
-                preserve_fds,
-                ignore_paused,
-            },
-        ),
-        Cmd::Pause { id } => commands::pause::pause(&g, &id).map(|_| 0),
-        Cmd::Resume { id } => commands::pause::resume(&g, &id).map(|_| 0),
-        Cmd::Ps { id, format, ps_args } => commands::info::ps(&g, &id, format == "json", &ps_args).map(|_| 0),
-        Cmd::List { format, quiet } => commands::info::list(&g, format == "json", quiet).map(|_| 0),
-        Cmd::Features => {
+    };
+    match name.as_str() {
+        "create" => {
+            extra(1)?;
+            commands::create::create(&g, &create_opts(&m, id()?)?).map(|_| 0)
+        }
+        "run" => {
+            extra(1)?;
+            commands::run::run(&g, create_opts(&m, id()?)?, m.flag("detach"))
+        }
+        "start" => {
+            extra(1)?;
+            commands::start::start(&g, &id()?).map(|_| 0)
+        }
+        "state" => {
+            extra(1)?;
+            commands::info::state(&g, &id()?).map(|_| 0)
+        }
+        "kill" => {
+            extra(2)?;
+            let sig = m.positionals.get(1).map(String::as_str).unwrap_or("SIGTERM");
+            commands::kill::kill(&g, &id()?, sig, m.flag("all")).map(|_| 0)
+        }
+        "delete" => {
+            extra(1)?;
+            commands::delete::delete(&g, &id()?, m.flag("force")).map(|_| 0)
+        }
+        "exec" => {
+            let gids = m
+                .values("additional-gids")
+                .iter()
+                .map(|v| {
+                    v.parse()
+                        .map_err(|_| Error::msg(format!("invalid value `{v}` for `--additional-gids`")))
+                })
+                .collect::<Result<Vec<u32>>>()?;
+            let o = ExecOpts {
+                id: id()?,
+                process_file: m.value("process").map(PathBuf::from),
+                args: m.rest.clone(),
+                tty: m.flag("tty"),
+                cwd: m.value("cwd").map(String::from),
+                env: m.values("env").to_vec(),
+                user: m.value("user").map(String::from),
+                additional_gids: gids,
+                caps: m.values("cap").to_vec(),
+                no_new_privs: m.flag("no-new-privs"),
+                detach: m.flag("detach"),
+                pid_file: m.value("pid-file").map(PathBuf::from),
+                console_socket: m.value("console-socket").map(PathBuf::from),
+                preserve_fds: m.number("preserve-fds")?.unwrap_or(0),
+                ignore_paused: m.flag("ignore-paused"),
+            };
+            commands::exec::exec(&g, &o)
+        }
+        "pause" => commands::pause::pause(&g, &id()?).map(|_| 0),
+        "resume" => commands::pause::resume(&g, &id()?).map(|_| 0),
+        "ps" => commands::info::ps(&g, &id()?, m.value("format") == Some("json"), &m.rest).map(|_| 0),
+        "list" => commands::info::list(&g, m.value("format") == Some("json"), m.flag("quiet")).map(|_| 0),
+        "features" => {
             let text = serde_json::to_string_pretty(&commands::features::features()).unwrap_or_default();
             println!("{text}");
             Ok(0)
         }
-        Cmd::Spec { rootless, bundle } => commands::spec::spec(&bundle, rootless).map(|_| 0),
-        Cmd::Update {
-            id,
-            resources,
-            memory,
-            memory_reservation,
-            memory_swap,
-            cpu_shares,
-            cpu_period,
-            cpu_quota,
-            cpuset_cpus,
-            cpuset_mems,
-            pids_limit,
-            blkio_weight,
-        } => {
+        "spec" => {
+            let bundle = PathBuf::from(m.value("bundle").unwrap_or("."));
+            commands::spec::spec(&bundle, m.flag("rootless")).map(|_| 0)
+        }
+        "update" => {
+            let bytes = |k: &str| m.value(k).map(parse_bytes).transpose();
             let flags = UpdateFlags {
-                resources,
-                memory: memory.as_deref().map(parse_bytes).transpose()?,
-                memory_reservation: memory_reservation.as_deref().map(parse_bytes).transpose()?,
-                memory_swap: memory_swap.as_deref().map(parse_bytes).transpose()?,
-                cpu_shares,
-                cpu_period,
-                cpu_quota,
-                cpuset_cpus,
-                cpuset_mems,
-                pids_limit,
-                blkio_weight,
+                resources: m.value("resources").map(String::from),
+                memory: bytes("memory")?,
+                memory_reservation: bytes("memory-reservation")?,
+                memory_swap: bytes("memory-swap")?,
+                cpu_shares: m.number("cpu-shares")?,
+                cpu_period: m.number("cpu-period")?,
+                cpu_quota: m.number("cpu-quota")?,
+                cpuset_cpus: m.value("cpuset-cpus").map(String::from),
+                cpuset_mems: m.value("cpuset-mems").map(String::from),
+                pids_limit: m.number("pids-limit")?,
+                blkio_weight: m.number("blkio-weight")?,
             };
-            commands::update::update(&g, &id, &flags).map(|_| 0)
+            commands::update::update(&g, &id()?, &flags).map(|_| 0)
         }
-        Cmd::Events { id, stats, interval } => {
-            let d = parse_duration(&interval)?;
-            commands::events::events(&g, &id, stats, d).map(|_| 0)
+        "events" => {
+            let d = parse_duration(m.value("interval").unwrap_or("5s"))?;
+            commands::events::events(&g, &id()?, m.flag("stats"), d).map(|_| 0)
         }
+        other => Err(Error::msg(format!("unknown command `{other}`"))),
     }
 }
 
-/// runc (Go's flag package) also accepts long options with one dash: `-bundle`, `-pid-file`.
-fn normalize_args(args: Vec<String>) -> Vec<String> {
-    const LONG: &[&str] = &[
-        "root",
-        "log",
-        "log-format",
-        "debug",
-        "systemd-cgroup",
-        "bundle",
-        "pid-file",
-        "console-socket",
-        "no-pivot",
-        "no-new-keyring",
-        "preserve-fds",
-        "detach",
-        "all",
-        "force",
-        "format",
-        "quiet",
-        "tty",
-        "cwd",
-        "env",
-        "user",
-        "process",
-        "cap",
-        "rootless",
-        "resources",
-        "stats",
-        "interval",
-        "no-new-privs",
-    ];
-    let mut out = Vec::with_capacity(args.len());
-    let mut in_exec_command = false;
-    let mut exec_seen = false;
-    for (i, a) in args.into_iter().enumerate() {
-        if i == 0 || in_exec_command {
-            out.push(a);
-            continue;
-        }
-        if a == "--" {
-            in_exec_command = exec_seen;
-            out.push(a);
-            continue;
-        }
-        if a == "exec" {
-            exec_seen = true;
-        }
-        let converted = match a.strip_prefix('-') {
-            Some(rest) if !rest.starts_with('-') && rest.len() > 1 => {
-                let name = rest.split('=').next().unwrap_or(rest);
-                LONG.contains(&name).then(|| format!("-{a}"))
-            }
-            _ => None,
-        };
-        out.push(converted.unwrap_or(a));
-    }
-    out
+fn create_opts(m: &Matches, id: String) -> Result<CreateOpts> {
+    Ok(CreateOpts {
+        id,
+        bundle: PathBuf::from(m.value("bundle").unwrap_or(".")),
+        pid_file: m.value("pid-file").map(PathBuf::from),
+        console_socket: m.value("console-socket").map(PathBuf::from),
+        no_pivot: m.flag("no-pivot"),
+        no_new_keyring: m.flag("no-new-keyring"),
+        preserve_fds: m.number("preserve-fds")?.unwrap_or(0),
+        run: false,
+        keep_console: false,
+    })
 }
 
-fn parse_bytes(s: &str) -> Result<i64, Error> {
+fn parse_bytes(s: &str) -> Result<i64> {
     let bad = || Error::msg(format!("invalid size `{s}`"));
     if s == "-1" {
         return Ok(-1);
@@ -402,7 +232,7 @@ fn parse_bytes(s: &str) -> Result<i64, Error> {
     n.checked_mul(mult).ok_or_else(bad)
 }
 
-fn parse_duration(s: &str) -> Result<Duration, Error> {
+fn parse_duration(s: &str) -> Result<Duration> {
     let bad = || Error::msg(format!("invalid duration `{s}`"));
     let (num, unit) = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')

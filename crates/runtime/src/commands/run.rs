@@ -30,12 +30,9 @@ const FORWARDED: &[Signal] = &[
 /// Returns the exit status to exit with.
 pub fn run(g: &Global, mut o: CreateOpts, detach: bool) -> Result<i32> {
     o.run = true;
-    let bundle = o.bundle.clone();
-    let terminal = berth_oci::validate::load_bundle(&crate::commands::abs(&bundle))
-        .ok()
-        .and_then(|s| s.process.map(|p| p.terminal))
-        .unwrap_or(false);
-    o.keep_console = terminal && o.console_socket.is_none() && !detach;
+    // Without a console socket, a foreground `run` keeps the pty itself (`create` decides: it reads
+    // the config once).
+    o.keep_console = o.console_socket.is_none() && !detach;
     if detach {
         let c = create(g, &o)?;
         start::run_poststart(&c.state);
