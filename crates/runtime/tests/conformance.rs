@@ -433,3 +433,12 @@ fn tmpfs_with_tmpcopyup_keeps_the_image_content() {
         assert!(!b.rootfs().join("etc/new").exists());
     });
 }
+
+#[test]
+fn no_pivot_uses_a_moved_root() {
+    require_root!();
+    each(|r| {
+        let o = r.run_with(&sh("ls /bin/busybox && echo $$"), &["--no-pivot"]);
+        assert_eq!(o.ok().out(), "/bin/busybox\n1", "{}", r.rt.name());
+    });
+}

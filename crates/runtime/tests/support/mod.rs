@@ -93,13 +93,17 @@ impl Runtime {
 
     /// `run --bundle B ID`, waiting for the container; the container is deleted afterwards.
     pub fn run(&self, bundle: &Bundle) -> Out {
+        self.run_with(bundle, &[])
+    }
+
+    /// `run [extra] --bundle B ID`.
+    pub fn run_with(&self, bundle: &Bundle, extra: &[&str]) -> Out {
         let id = unique_name("bt");
-        let _c = Container {
-            rt: self,
-            id: id.clone(),
-            bundle: None,
-        };
-        let o = self.output(&["run", "--bundle", bundle.path().to_str().unwrap(), &id]);
+        let _c = Container { rt: self, id: id.clone(), bundle: None };
+        let mut args = vec!["run"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--bundle", bundle.path().to_str().unwrap(), &id]);
+        let o = self.output(&args);
         let o = Out::from(self.rt, o);
         // `run` deletes the container when it exits: nothing of it may remain.
         assert_no_cgroup(self.rt, &id);
