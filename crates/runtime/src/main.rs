@@ -30,7 +30,8 @@ Commands:
   spec     write a starting config.json
 
 Global options: --root DIR (default /run/berth-runtime), --log FILE, --log-format text|json,
---debug, --systemd-cgroup (cgroupfs is used, with a warning). BERTH_TRACE=1 prints a timing trace.";
+--debug (the timing trace on stderr, as BERTH_TRACE=1), --systemd-cgroup (cgroupfs is used, with
+a warning).";
 
 fn main() {
     berth_runtime::trace::init();
@@ -86,6 +87,9 @@ fn dispatch(args: &[String]) -> Result<i32> {
         }
     }
     let (opts, pass) = cli::command(name).ok_or_else(|| Error::msg(format!("unknown command `{name}`")))?;
+    if g.flag("debug") {
+        berth_runtime::trace::enable();
+    }
     let (m, _) = cli::parse(&args[at + 1..], opts, false, pass, name)?;
     berth_runtime::trace::mark("args parsed");
     if g.flag("systemd-cgroup") {

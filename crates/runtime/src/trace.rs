@@ -15,6 +15,12 @@ pub fn init() {
     }
 }
 
+/// `--debug`: the same trace.
+pub fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
+    START.get_or_init(Instant::now);
+}
+
 pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
