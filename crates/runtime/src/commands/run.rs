@@ -49,7 +49,9 @@ pub fn run(g: &Global, mut o: CreateOpts, detach: bool) -> Result<i32> {
     let c = create(g, &o)?;
     start::run_poststart(&c.state);
     let status = supervise(c.state.pid, &set, c.console);
+    crate::trace::mark("run: container exited");
     let cleanup = delete::destroy(g, &c.state);
+    crate::trace::mark("run: deleted");
     let status = status?;
     cleanup?;
     Ok(status)
