@@ -99,7 +99,11 @@ impl Runtime {
     /// `run [extra] --bundle B ID`.
     pub fn run_with(&self, bundle: &Bundle, extra: &[&str]) -> Out {
         let id = unique_name("bt");
-        let _c = Container { rt: self, id: id.clone(), bundle: None };
+        let _c = Container {
+            rt: self,
+            id: id.clone(),
+            bundle: None,
+        };
         let mut args = vec!["run"];
         args.extend_from_slice(extra);
         args.extend_from_slice(&["--bundle", bundle.path().to_str().unwrap(), &id]);
