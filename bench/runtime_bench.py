@@ -124,7 +124,7 @@ def main():
     lines = [
         "## berth-runtime vs crun vs runc: `run` of busybox `/bin/true`",
         "",
-        f"Command: `sudo bench/runtime_bench.py --runs {args.runs} --sequential {args.sequential}` ({time.strftime('%Y-%m-%d %H:%M')}, "
+        f"Command (as root): `bench/runtime_bench.py --runs {args.runs} --sequential {args.sequential}` ({time.strftime('%Y-%m-%d %H:%M')}, "
         f"{os.cpu_count()} cores). Namespaces pid, net, ipc, uts, mount; cgroups on. Interleaved, {args.runs} runs each, "
         "times include process spawn from Python.",
         "",
