@@ -55,17 +55,8 @@ const CREATE: &[Opt] = &[
 
 /// The commands, their options, and how many positionals they take before the rest is passed through
 /// (`None`: no pass-through).
-pub fn command(name: &str) -> Option<(&'static [Opt], Option<usize>)> {
-    const RUN: &[Opt] = &[
-        val("bundle", Some('b')),
-        val("pid-file", None),
-        val("console-socket", None),
-        flag("no-pivot", None),
-        flag("no-new-keyring", None),
-        val("preserve-fds", None),
-        flag("detach", Some('d')),
-        flag("keep", None),
-    ];
+pub fn command(name: &str) -> Option<(&'static [&'static [Opt]], Option<usize>)> {
+    const RUN_ONLY: &[Opt] = &[flag("detach", Some('d')), flag("keep", None)];
     const EXEC: &[Opt] = &[
         val("process", Some('p')),
         flag("tty", Some('t')),
@@ -111,18 +102,18 @@ pub fn command(name: &str) -> Option<(&'static [Opt], Option<usize>)> {
     const SPEC: &[Opt] = &[flag("rootless", None), val("bundle", Some('b'))];
     const EVENTS: &[Opt] = &[flag("stats", None), val("interval", None)];
     Some(match name {
-        "create" => (CREATE, None),
-        "run" => (RUN, None),
-        "start" | "state" | "pause" | "resume" | "features" => (NONE, None),
-        "kill" => (KILL, None),
-        "delete" => (DELETE, None),
+        "create" => (&[CREATE], None),
+        "run" => (&[CREATE, RUN_ONLY], None),
+        "start" | "state" | "pause" | "resume" | "features" => (&[NONE], None),
+        "kill" => (&[KILL], None),
+        "delete" => (&[DELETE], None),
         // The id, then the command and its own options.
-        "exec" => (EXEC, Some(1)),
-        "ps" => (PS, Some(1)),
-        "list" => (LIST, None),
-        "spec" => (SPEC, None),
-        "update" => (UPDATE, None),
-        "events" => (EVENTS, None),
+        "exec" => (&[EXEC], Some(1)),
+        "ps" => (&[PS], Some(1)),
+        "list" => (&[LIST], None),
+        "spec" => (&[SPEC], None),
+        "update" => (&[UPDATE], None),
+        "events" => (&[EVENTS], None),
         _ => return None,
     })
 }
@@ -165,7 +156,7 @@ impl Matches {
 /// positional and everything after it go to `rest`.
 pub fn parse(
     args: &[String],
-    opts: &[Opt],
+    opts: &[&[Opt]],
     stop_at_positional: bool,
     passthrough_after: Option<usize>,
     what: &str,
@@ -199,10 +190,11 @@ pub fn parse(
             None => (body, None),
         };
         let single_dash = !a.starts_with("--");
-        let opt = opts.iter().find(|o| o.long == name).or_else(|| {
+        let all = || opts.iter().flat_map(|g| g.iter());
+        let opt = all().find(|o| o.long == name).or_else(|| {
             let mut chars = name.chars();
             match (single_dash, chars.next(), chars.next()) {
-                (true, Some(c), None) => opts.iter().find(|o| o.short == Some(c)),
+                (true, Some(c), None) => all().find(|o| o.short == Some(c)),
                 _ => None,
             }
         });
@@ -256,7 +248,7 @@ mod tests {
     #[test]
     fn global_options_stop_at_the_command() {
         let args = s(&["--root", "/r", "--log-format=json", "-debug", "create", "x"]);
-        let (m, at) = parse(&args, GLOBAL, true, None, "berth-runtime").unwrap();
+        let (m, at) = parse(&args, &[GLOBAL], true, None, "berth-runtime").unwrap();
         assert_eq!(m.value("root"), Some("/r"));
         assert_eq!(m.value("log-format"), Some("json"));
         assert!(m.flag("debug"));
@@ -272,7 +264,7 @@ mod tests {
             &["-b", "B", "ID"],
             &["ID", "--bundle=B"],
         ] {
-            let (m, _) = parse(&s(v), CREATE, false, None, "create").unwrap();
+            let (m, _) = parse(&s(v), &[CREATE], false, None, "create").unwrap();
             assert_eq!(m.value("bundle"), Some("B"), "{v:?}");
             assert_eq!(m.positionals, ["ID"], "{v:?}");
         }
@@ -321,11 +313,18 @@ mod tests {
 
     #[test]
     fn errors_name_the_option() {
-        let e = parse(&s(&["--bogus", "ID"]), CREATE, false, None, "create").unwrap_err();
+        let e = parse(&s(&["--bogus", "ID"]), &[CREATE], false, None, "create").unwrap_err();
         assert_eq!(e.to_string(), "unknown option `--bogus` for `create`");
-        let e = parse(&s(&["ID", "--bundle"]), CREATE, false, None, "create").unwrap_err();
+        let e = parse(&s(&["ID", "--bundle"]), &[CREATE], false, None, "create").unwrap_err();
         assert!(e.to_string().contains("needs a value"), "{e}");
-        let (m, _) = parse(&s(&["--preserve-fds", "x", "ID"]), CREATE, false, None, "create").unwrap();
+        let (m, _) = parse(
+            &s(&["--preserve-fds", "x", "ID"]),
+            &[CREATE],
+            false,
+            None,
+            "create",
+        )
+        .unwrap();
         assert!(m
             .number::<u32>("preserve-fds")
             .unwrap_err()

@@ -37,7 +37,7 @@ fn main() {
     berth_runtime::trace::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     // The log options are needed to report errors, so read them before anything can fail.
-    let (log, json) = match cli::parse(&args, cli::GLOBAL, true, None, "berth-runtime") {
+    let (log, json) = match cli::parse(&args, &[cli::GLOBAL], true, None, "berth-runtime") {
         Ok((g, _)) => (
             g.value("log").map(PathBuf::from),
             g.value("log-format") == Some("json"),
@@ -58,7 +58,7 @@ fn main() {
 }
 
 fn dispatch(args: &[String]) -> Result<i32> {
-    let (g, at) = cli::parse(args, cli::GLOBAL, true, None, "berth-runtime")?;
+    let (g, at) = cli::parse(args, &[cli::GLOBAL], true, None, "berth-runtime")?;
     let Some(name) = args.get(at) else {
         if g.positionals.is_empty() {
             println!("{USAGE}");
