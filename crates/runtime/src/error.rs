@@ -1,7 +1,6 @@
 //! One error type for the runtime: every failure names its step and the object it acted on.
 
 use std::fmt;
-use std::path::Path;
 
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
@@ -144,11 +143,6 @@ impl<T> Context<T> for std::io::Result<T> {
     fn step(self, step: &str, object: impl fmt::Display) -> Result<T> {
         self.map_err(|e| Error::io(step, object, e))
     }
-}
-
-/// Formats a path for messages.
-pub fn p(path: &Path) -> std::path::Display<'_> {
-    path.display()
 }
 
 #[cfg(test)]

@@ -54,7 +54,6 @@ pub struct Init<'a> {
 /// Runs the init; never returns. Exit code 1 after reporting a set-up failure, 127 when exec fails
 /// after `start` (no one is listening any more).
 pub fn run(init: Init) -> ! {
-    let chan_fd = init.chan.raw();
     let mut started = false;
     let err = match setup(&init, &mut started) {
         Ok(path) => {
@@ -70,7 +69,6 @@ pub fn run(init: Init) -> ! {
         sys::exit_now(127);
     }
     let _ = Channel::send(&init.chan, &ToParent::Failed(err));
-    let _ = chan_fd;
     sys::exit_now(1)
 }
 

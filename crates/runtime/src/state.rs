@@ -121,15 +121,20 @@ impl ContainerState {
 
     pub fn oci_state(&self, root: &Path) -> berth_oci::State {
         let status = self.status(root);
+        let mut s = self.oci_state_with(status);
+        if status == Status::Stopped {
+            s.pid = None;
+        }
+        s
+    }
+
+    /// The state handed to hooks, with the status of the phase they run in.
+    pub fn oci_state_with(&self, status: Status) -> berth_oci::State {
         berth_oci::State {
             oci_version: berth_oci::OCI_VERSION.to_string(),
             id: self.id.clone(),
             status,
-            pid: if status == Status::Stopped {
-                None
-            } else {
-                Some(self.pid)
-            },
+            pid: Some(self.pid),
             bundle: self.bundle.display().to_string(),
             annotations: self.config.annotations.clone(),
         }

@@ -430,16 +430,3 @@ impl Drop for Abort {
         }
     }
 }
-
-impl ContainerState {
-    pub fn oci_state_with(&self, status: Status) -> berth_oci::State {
-        berth_oci::State {
-            oci_version: berth_oci::OCI_VERSION.into(),
-            id: self.id.clone(),
-            status,
-            pid: Some(self.pid),
-            bundle: self.bundle.display().to_string(),
-            annotations: self.config.annotations.clone(),
-        }
-    }
-}
