@@ -67,3 +67,13 @@ pub fn apply(cg: &Cgroup, pid: i32) -> Result<()> {
 pub fn views(cg: &Cgroup) -> Vec<V1Mount> {
     cg.v1_mounts()
 }
+
+/// The fast path of decision 0003: the calling (single-threaded) process moves itself into each v1
+/// directory by writing `0` to `tasks`, which costs no RCU grace period.
+pub fn join_self(dirs: &[PathBuf]) -> Result<()> {
+    for dir in dirs {
+        let tasks = dir.join("tasks");
+        std::fs::write(&tasks, b"0").map_err(|e| Error::io("join cgroup", tasks.display(), e))?;
+    }
+    Ok(())
+}

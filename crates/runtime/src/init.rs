@@ -106,11 +106,8 @@ fn setup(init: &Init, started: &mut bool) -> Result<PathBuf> {
         nix::sched::unshare(init.unshare_after_join).step("create", "namespaces")?;
     }
 
-    // Into the container's cgroups without a costly migration (the fast path; see sys::fork_with).
-    for dir in &init.self_join {
-        let tasks = dir.join("tasks");
-        fs::write(&tasks, b"0").step("join cgroup", tasks.display())?;
-    }
+    // Into the container's cgroups without a costly migration (decision 0003).
+    crate::cgroup::join_self(&init.self_join)?;
     if init.new_cgroupns {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).step("create", "cgroup namespace")?;
     }
@@ -212,23 +209,8 @@ fn setup(init: &Init, started: &mut bool) -> Result<PathBuf> {
     nix::unistd::chdir(Path::new(&p.cwd)).step("chdir to", &p.cwd)?;
     let exe = process::find_executable(p)?;
 
-    // Without no_new_privs, seccomp needs CAP_SYS_ADMIN: load it before the capabilities drop
-    // (runc does the same); with it, load it as late as possible.
-    if !p.no_new_privileges {
-        if let Some(f) = &init.seccomp {
-            f.install()
-                .map_err(|e| Error::msg(format!("cannot load seccomp filter: {e}")))?;
-        }
-    }
-    let setgroups =
-        !init.new_userns || fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "allow");
-    process::set_user_and_caps(p, &init.caps, setgroups)?;
-    nix::sys::stat::umask(Mode::from_bits_truncate(
-        p.user.umask.unwrap_or(0o022) as libc::mode_t
-    ));
-    if p.no_new_privileges {
-        process::set_no_new_privileges()?;
-    }
+    let userns = init.new_userns || init.join.iter().any(|(t, _)| *t == NamespaceType::User);
+    process::drop_privileges(p, &init.caps, init.seccomp.as_ref(), userns)?;
     process::cloexec_from(3 + init.preserve_fds)?;
     sys::reset_signals();
     trace::mark("init: process");
@@ -237,14 +219,8 @@ fn setup(init: &Init, started: &mut bool) -> Result<PathBuf> {
     if let (Some(fifo), Some(proc_fd)) = (&init.fifo, &proc_fd) {
         wait_for_start(fifo, proc_fd)?;
         *started = true;
-        if let Some(h) = &spec.hooks {
-            crate::hooks::run(
-                "startContainer",
-                &h.start_container,
-                &state(berth_oci::Status::Running),
-            )?;
-        }
-    } else if let Some(h) = &spec.hooks {
+    }
+    if let Some(h) = &spec.hooks {
         crate::hooks::run(
             "startContainer",
             &h.start_container,
@@ -252,10 +228,7 @@ fn setup(init: &Init, started: &mut bool) -> Result<PathBuf> {
         )?;
     }
     if p.no_new_privileges {
-        if let Some(f) = &init.seccomp {
-            f.install()
-                .map_err(|e| Error::msg(format!("cannot load seccomp filter: {e}")))?;
-        }
+        process::load_seccomp(init.seccomp.as_ref())?;
     }
     Ok(exe)
 }

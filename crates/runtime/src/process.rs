@@ -346,3 +346,38 @@ pub fn cloexec_from(first: u32) -> Result<()> {
     }
     Ok(())
 }
+
+/// Loads the seccomp filter, if any.
+pub fn load_seccomp(f: Option<&berth_seccomp::Filter>) -> Result<()> {
+    if let Some(f) = f {
+        f.install()
+            .map_err(|e| Error::msg(format!("cannot load seccomp filter: {e}")))?;
+    }
+    Ok(())
+}
+
+/// The last privileged steps before exec, shared by the container's init and `exec`: without
+/// no_new_privs the seccomp filter needs CAP_SYS_ADMIN, so it is loaded before the capabilities drop
+/// (runc does the same); then user, capabilities, umask and no_new_privs. With no_new_privs the caller
+/// loads the filter itself, as late as possible.
+pub fn drop_privileges(
+    p: &Process,
+    sets: &Sets,
+    seccomp: Option<&berth_seccomp::Filter>,
+    userns: bool,
+) -> Result<()> {
+    if !p.no_new_privileges {
+        load_seccomp(seccomp)?;
+    }
+    // In a user namespace, setgroups(2) may have been denied by whoever wrote the id maps.
+    let setgroups =
+        !userns || std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "allow");
+    set_user_and_caps(p, sets, setgroups)?;
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+        p.user.umask.unwrap_or(0o022) as libc::mode_t,
+    ));
+    if p.no_new_privileges {
+        set_no_new_privileges()?;
+    }
+    Ok(())
+}

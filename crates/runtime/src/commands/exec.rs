@@ -119,7 +119,7 @@ pub fn exec(g: &Global, o: &ExecOpts) -> Result<i32> {
     match forked {
         Forked::Child => {
             drop(parent);
-            let e = child_main(
+            let e = match child_setup(
                 &child,
                 &p,
                 &sets,
@@ -128,7 +128,10 @@ pub fn exec(g: &Global, o: &ExecOpts) -> Result<i32> {
                 &v1,
                 userns,
                 o.preserve_fds,
-            );
+            ) {
+                Ok(path) => process::exec(&path, &p),
+                Err(e) => e,
+            };
             let _ = child.send(&ToParent::Failed(e.in_container(&o.id)));
             sys::exit_now(1);
         }
@@ -172,23 +175,6 @@ pub fn exec(g: &Global, o: &ExecOpts) -> Result<i32> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn child_main(
-    chan: &Channel,
-    p: &Process,
-    sets: &Sets,
-    seccomp: Option<&berth_seccomp::Filter>,
-    joins: &[(NamespaceType, OwnedFd)],
-    v1: &[PathBuf],
-    userns: bool,
-    preserve_fds: u32,
-) -> Error {
-    match child_setup(chan, p, sets, seccomp, joins, v1, userns, preserve_fds) {
-        Ok(path) => process::exec(&path, p),
-        Err(e) => e,
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
 fn child_setup(
     chan: &Channel,
     p: &Process,
@@ -206,10 +192,7 @@ fn child_setup(
     }
     // Cgroups first: their host paths vanish once the mount namespace is joined.
     if !userns {
-        for dir in v1 {
-            let tasks = dir.join("tasks");
-            std::fs::write(&tasks, b"0").step("join cgroup", tasks.display())?;
-        }
+        crate::cgroup::join_self(v1)?;
     }
     for (t, fd) in joins {
         nix::sched::setns(fd, crate::init::clone_flag(*t))
@@ -225,24 +208,9 @@ fn child_setup(
     process::set_rlimits(p)?;
     process::set_oom_score_adj(p)?;
     let exe = process::find_executable(p)?;
-    if !p.no_new_privileges {
-        if let Some(f) = seccomp {
-            f.install()
-                .map_err(|e| Error::msg(format!("cannot load seccomp filter: {e}")))?;
-        }
-    }
-    let setgroups =
-        !userns || std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "allow");
-    process::set_user_and_caps(p, sets, setgroups)?;
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
-        p.user.umask.unwrap_or(0o022) as libc::mode_t,
-    ));
+    process::drop_privileges(p, sets, seccomp, userns)?;
     if p.no_new_privileges {
-        process::set_no_new_privileges()?;
-        if let Some(f) = seccomp {
-            f.install()
-                .map_err(|e| Error::msg(format!("cannot load seccomp filter: {e}")))?;
-        }
+        process::load_seccomp(seccomp)?;
     }
     process::cloexec_from(3 + preserve_fds)?;
     sys::reset_signals();
