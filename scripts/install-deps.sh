@@ -10,6 +10,11 @@ PKGS=(
   containerd       # interop: ctr run --runc-binary berth-runtime
   hyperfine        # not used for timing tests; handy for ad-hoc comparisons
   iproute2 strace util-linux
+  docker-registry  # a real registry on 127.0.0.1 for pull/push tests
+  skopeo           # interop: copies images to and from berth
+  debootstrap      # berth image bootstrap debian:...
+  docker.io        # dockerd for side-by-side benchmarks (started by hand, own socket and data root)
+  pigz
 )
 
 missing=()
