@@ -1,6 +1,8 @@
 //! Fixtures shared by berth's tests and benchmarks: a busybox root filesystem built from Debian's
 //! `busybox-static`, OCI bundles around it, root gates and unique names.
 
+pub mod registry;
+
 use std::fs;
 use std::io;
 use std::os::unix::fs::symlink;
