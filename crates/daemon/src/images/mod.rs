@@ -14,10 +14,14 @@
 //! transaction. Removal goes the other way: the records first, then the layer directories (renamed
 //! to a trash name, then deleted) and blobs that no image holds any more.
 
+pub mod archive;
 mod inspect;
 mod layers;
-mod lookup;
+pub mod lookup;
+mod pull;
 mod remove;
+
+pub use pull::registry_error;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -40,7 +44,10 @@ pub use layers::LayerStore;
 #[derive(Debug)]
 pub struct Images {
     pub store: Arc<Store>,
-    pub content: ContentStore,
+    pub content: Arc<ContentStore>,
+    pub registry: berth_registry::Client,
+    pub max_downloads: usize,
+    pub max_uploads: usize,
     pub layers: LayerStore,
     pub events: Arc<Events>,
     pub data_root: PathBuf,
@@ -55,11 +62,19 @@ impl Images {
     pub fn open(config: &Config, events: Arc<Events>) -> anyhow::Result<Images> {
         let root = config.data_root.clone();
         let store = Arc::new(Store::open(&root.join("berth.db"))?);
-        let content = ContentStore::open(&root)?;
+        let content = Arc::new(ContentStore::open(&root)?);
+        let registry = berth_registry::Client::new(berth_registry::Config {
+            insecure_registries: config.insecure_registries.clone(),
+            mirrors: config.registry_mirrors.clone(),
+            ..berth_registry::Config::default()
+        })?;
         let layers = LayerStore::open(root.join("layers"))?;
         Ok(Images {
             store,
             content,
+            registry,
+            max_downloads: config.max_concurrent_downloads,
+            max_uploads: config.max_concurrent_uploads,
             layers,
             events,
             data_root: root,
