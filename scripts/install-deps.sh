@@ -14,7 +14,7 @@ PKGS=(
   skopeo           # interop: copies images to and from berth
   debootstrap      # berth image bootstrap debian:...
   docker.io        # dockerd for side-by-side benchmarks (started by hand, own socket and data root)
-  pigz
+  pigz curl
 )
 
 missing=()

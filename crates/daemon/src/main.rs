@@ -101,6 +101,9 @@ fn run(cfg: Config, later: Vec<String>) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
+        // Before anything can be seen from outside: a SIGTERM from then on is a graceful stop.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         take_pidfile(&cfg.pidfile)?;
         let mut listeners = Vec::new();
         for h in &cfg.hosts {
@@ -163,8 +166,6 @@ fn run(cfg: Config, later: Vec<String>) -> anyhow::Result<()> {
                 root.display()
             ),
         );
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         tokio::select! {
             _ = term.recv() => log("info", "received SIGTERM, shutting down"),
             _ = int.recv() => log("info", "received SIGINT, shutting down"),

@@ -5,5 +5,6 @@ pub mod archive;
 pub mod digest;
 pub mod manifest;
 pub mod reference;
+pub mod snapshot;
 pub mod store;
 pub mod unpack;

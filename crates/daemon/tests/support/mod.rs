@@ -1,0 +1,246 @@
+//! A berthd of the test's own: its own data root, exec root and socket, killed and removed on
+//! drop (even when the test fails). Requests go through `curl --unix-socket`; the docker CLI and
+//! skopeo are driven as the user would.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Berthd {
+    pub dir: tempfile::TempDir,
+    pub sock: PathBuf,
+    pub data: PathBuf,
+    child: Option<Child>,
+    extra: Vec<String>,
+}
+
+impl Berthd {
+    pub fn start() -> Berthd {
+        Berthd::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Berthd {
+        let dir = tempfile::Builder::new().prefix("berthd-test").tempdir().unwrap();
+        let sock = dir.path().join("berth.sock");
+        let data = dir.path().join("data");
+        let mut d = Berthd {
+            dir,
+            sock,
+            data,
+            child: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        d.spawn();
+        d
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("berthd.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_berthd"))
+            .arg("-H")
+            .arg(format!("unix://{}", self.sock.display()))
+            .arg("--data-root")
+            .arg(&self.data)
+            .arg("--exec-root")
+            .arg(self.dir.path().join("run"))
+            .arg("--config-file")
+            .arg(self.config_file())
+            .args(&self.extra)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start berthd");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if std::os::unix::net::UnixStream::connect(&self.sock).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("berthd did not start: {}", self.log());
+    }
+
+    fn config_file(&self) -> PathBuf {
+        let p = self.dir.path().join("daemon.json");
+        if !p.exists() {
+            std::fs::write(&p, "{}").unwrap();
+        }
+        p
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("berthd.log")).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// SIGKILL, no cleanup by the daemon.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait: a graceful stop.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        // SAFETY: signalling our own child by its pid.
+        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        c.wait().unwrap()
+    }
+
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    /// An API request: (status, body).
+    pub fn api(&self, method: &str, path: &str, body: Option<&Path>) -> (u16, Vec<u8>) {
+        let mut cmd = Command::new("curl");
+        cmd.arg("-sS")
+            .arg("--unix-socket")
+            .arg(&self.sock)
+            .arg("-X")
+            .arg(method)
+            .arg("-w")
+            .arg("\n%{http_code}")
+            .arg(format!("http://berth{path}"));
+        if let Some(b) = body {
+            cmd.arg("--data-binary").arg(format!("@{}", b.display()));
+            cmd.arg("-H").arg("Content-Type: application/x-tar");
+        }
+        let out = cmd.output().expect("curl");
+        assert!(
+            out.status.success(),
+            "curl failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut body = out.stdout;
+        let nl = body.iter().rposition(|&b| b == b'\n').unwrap();
+        let code: u16 = std::str::from_utf8(&body[nl + 1..])
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        body.truncate(nl);
+        (code, body)
+    }
+
+    /// An API request whose answer must be 2xx; returns the body as text.
+    pub fn ok(&self, method: &str, path: &str) -> String {
+        let (code, body) = self.api(method, path, None);
+        let text = String::from_utf8_lossy(&body).into_owned();
+        assert!(
+            (200..300).contains(&code),
+            "{method} {path}: {code} {text}\n{}",
+            self.log()
+        );
+        assert!(!text.contains("\"errorDetail\""), "{method} {path}: {text}");
+        text
+    }
+
+    pub fn json(&self, path: &str) -> serde_json::Value {
+        serde_json::from_str(&self.ok("GET", path)).unwrap()
+    }
+
+    /// The docker CLI (28.x) against this daemon.
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new(docker_cli())
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
+            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
+            .output()
+            .expect("docker CLI")
+    }
+
+    pub fn docker_ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `image bootstrap busybox` through the API; returns the image ID.
+    pub fn bootstrap_busybox(&self, tag: &str) -> String {
+        self.ok(
+            "POST",
+            &format!("/berth/v1/images/bootstrap?source=busybox&tag={tag}"),
+        );
+        self.json(&format!("/images/{tag}/json"))["Id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+impl Drop for Berthd {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            // SAFETY: signalling our own child by its pid.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                match c.try_wait() {
+                    Ok(Some(_)) => break,
+                    _ if Instant::now() > deadline => {
+                        let _ = c.kill();
+                        let _ = c.wait();
+                        break;
+                    }
+                    _ => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        }
+        if std::thread::panicking() {
+            eprintln!("--- berthd log ---\n{}", self.log());
+        }
+    }
+}
+
+pub fn docker_cli() -> &'static str {
+    if Path::new("/usr/local/bin/docker").exists() {
+        "/usr/local/bin/docker"
+    } else {
+        "docker"
+    }
+}
+
+pub fn have(cmd: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {cmd} >/dev/null"))
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Files under `dir` (recursively), for leak checks.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
