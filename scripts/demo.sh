@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # berth's main job today: install what is needed, build, and run the container scenario of seed 001
+# with berth-runtime, then the image workflow of seed 002 with berthd and the berth CLI (bootstrap a
+# base image, push it to a local registry, pull it back, save/load, the docker CLI against berthd).
+# Originally:
 # §2 and seed 003 with berth-runtime: namespaces, cgroup limits, exec, pause, kill, an init that reaps
 # zombies, and podman using berth-runtime as its OCI runtime. Run as root.
 set -euo pipefail
@@ -90,4 +93,46 @@ say "Timing: where a container start spends its time (BERTH_TRACE=1)"
 config '["/bin/true"]'
 BERTH_TRACE=1 $RT run --bundle "$work" demo$$-trace
 
-say "Done. Benchmarks: bench/runtime_bench.py (results in bench/RESULTS.md)"
+# ---- Images (issue 3): berthd, the berth CLI, a registry ----
+# A daemon of the demo's own (socket, data root), so nothing here touches /var/lib/berth; with no
+# -H/BERTH_HOST, `berth` would start berthd on /run/berth/berth.sock by itself.
+img=$(mktemp -d /var/tmp/berth-demo-images.XXXXXX)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s/registry\nhttp:\n  addr: 127.0.0.1:%s\n' "$img" "$port" >"$img/registry.yml"
+docker-registry serve "$img/registry.yml" >"$img/registry.log" 2>&1 & regpid=$!
+"$BIN/berthd" -H "unix://$img/berth.sock" --data-root "$img/data" --exec-root "$img/run" 2>"$img/berthd.log" & bdpid=$!
+images_cleanup() {
+  kill "$bdpid" "$regpid" 2>/dev/null || true
+  wait "$bdpid" "$regpid" 2>/dev/null || true
+  rm -rf "$img"
+}
+trap 'images_cleanup; cleanup' EXIT
+export BERTH_HOST="unix://$img/berth.sock"
+for _ in $(seq 100); do [ -S "$img/berth.sock" ] && curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+B="$BIN/berth"
+REG="127.0.0.1:$port"
+
+say "Images without Docker Hub: a busybox base image made from Debian's busybox-static"
+step "berth image bootstrap busybox"; $B image bootstrap busybox
+step "berth images"; $B images
+step "berth history busybox"; $B history busybox
+step "berth image inspect -f ..."; $B image inspect -f '{{.Id}} {{.Os}}/{{.Architecture}} Cmd={{json .Config.Cmd}} layers={{len .RootFS.Layers}}' busybox
+
+say "A registry (Debian's docker-registry on $REG): push, remove, pull back: same digests"
+step "berth tag busybox $REG/demo/busybox:1"; $B tag busybox "$REG/demo/busybox:1"
+step "berth push $REG/demo/busybox:1"; $B push "$REG/demo/busybox:1"
+step "berth rmi busybox $REG/demo/busybox:1"; $B rmi busybox "$REG/demo/busybox:1"
+step "berth pull $REG/demo/busybox:1"; $B pull "$REG/demo/busybox:1"
+step "berth images --digests"; $B images --digests
+step "berth pull again (nothing to download)"; $B pull "$REG/demo/busybox:1"
+
+say "Archives: berth save is read by skopeo; berth load takes it back"
+step "berth save -o busybox.tar $REG/demo/busybox:1"; $B save -o "$img/busybox.tar" "$REG/demo/busybox:1"
+step "skopeo inspect docker-archive:busybox.tar"; skopeo inspect "docker-archive:$img/busybox.tar" | grep -E '"(Digest|Architecture|Os)"'
+step "berth rmi + berth load -i busybox.tar"; $B rmi -f "$REG/demo/busybox:1" >/dev/null; $B load -i "$img/busybox.tar"
+
+say "The real docker CLI against berthd (Docker Engine API $($B version -f '{{.Server.APIVersion}}'))"
+step "docker images"; DOCKER_HOST=$BERTH_HOST /usr/local/bin/docker images 2>/dev/null || DOCKER_HOST=$BERTH_HOST docker images
+step "berth system df"; $B system df
+
+say "Done. Benchmarks: bench/runtime_bench.py and bench/pull_bench.py (results in bench/RESULTS.md)"

@@ -2,8 +2,8 @@
 //! thing (but for the client's own version lines). Root only; skipped without dockerd or docker.
 //!
 //! The dockerd has its own socket, pidfile, data root and exec root in a temporary directory, no
-//! bridge and no iptables, so it touches nothing else on the machine. berthd runs against these
-//! same tests later.
+//! bridge and no iptables, so it touches nothing else on the machine. The same comparisons then run
+//! against berthd (built next to `berth`): the docker CLI and berth must agree there too.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -52,6 +52,36 @@ impl Dockerd {
         let d = Dockerd { dir, child };
         d.wait_ready();
         d
+    }
+
+    /// berthd (the binary next to `berth`) with its own socket, data root and exec root.
+    fn start_berthd() -> Option<Dockerd> {
+        let bin = Path::new(BERTH).with_file_name("berthd");
+        if !bin.exists() {
+            eprintln!("skipped: {} is not built", bin.display());
+            return None;
+        }
+        let dir = PathBuf::from(format!("/tmp/bcb-{}", berth_testkit::unique_name("")));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("daemon.json"), "{}").unwrap();
+        let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
+        let child = Command::new(bin)
+            .arg("-H")
+            .arg(format!("unix://{}", dir.join("d.sock").display()))
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--config-file")
+            .arg(dir.join("daemon.json"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let d = Dockerd { dir, child };
+        d.wait_ready();
+        Some(d)
     }
 
     fn socket(&self) -> PathBuf {
@@ -195,6 +225,21 @@ fn berth_matches_the_docker_cli_on_dockerd() {
             return;
         }
     }
+    compare(|| Some(Dockerd::start()));
+}
+
+#[test]
+fn berth_matches_the_docker_cli_on_berthd() {
+    berth_testkit::require_root!();
+    if !Path::new(DOCKER).exists() {
+        eprintln!("skipped: {DOCKER} is missing");
+        return;
+    }
+    compare(Dockerd::start_berthd);
+}
+
+/// The comparisons, on the daemon `start` gives.
+fn compare(start: impl FnOnce() -> Option<Dockerd>) {
     let rootfs = match berth_testkit::busybox_rootfs() {
         Ok(r) => r,
         Err(e) => {
@@ -202,7 +247,7 @@ fn berth_matches_the_docker_cli_on_dockerd() {
             return;
         }
     };
-    let d = Dockerd::start();
+    let Some(d) = start() else { return };
     let tar = d.dir.join("busybox.tar");
     let st = Command::new("tar")
         .arg("-C")

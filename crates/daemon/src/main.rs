@@ -10,6 +10,7 @@ use berthd::config::{self, Config};
 use berthd::Daemon;
 
 fn main() {
+    berthd::util::limit_malloc_arenas();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-v" || a == "--version") {
         println!("berthd version {}", env!("CARGO_PKG_VERSION"));

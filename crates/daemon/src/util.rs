@@ -92,8 +92,7 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) => {
             let oh: i64 = o[1..3].parse().ok()?;
             let om: i64 = o[4..6].parse().ok()?;
-            let v = (oh * 3600 + om * 60) * if o.starts_with('-') { -1 } else { 1 };
-            v
+            (oh * 3600 + om * 60) * if o.starts_with('-') { -1 } else { 1 }
         }
         _ => return None,
     };
@@ -341,5 +340,22 @@ impl std::io::Write for ChannelWriter {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.push()
+    }
+}
+
+/// Gives freed heap memory back to the kernel (after a pull or a load, whose buffers are gone).
+pub fn trim_memory() {
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Few malloc arenas: the daemon's threads are mostly idle, and one arena per thread keeps
+/// freed memory resident.
+pub fn limit_malloc_arenas() {
+    // SAFETY: mallopt with a documented parameter, before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }

@@ -397,3 +397,77 @@ fn graceful_stop_removes_socket_and_pidfile() {
     assert!(!d.sock.exists());
     assert!(!pidfile.exists());
 }
+
+/// `berth login` against a registry with htpasswd auth, then push and pull with the stored
+/// credentials; wrong passwords and anonymous pulls are refused with the registry's words.
+#[test]
+fn login_then_push_and_pull_with_credentials() {
+    require_root!();
+    if !require_registry() {
+        return;
+    }
+    let berth = std::path::Path::new(env!("CARGO_BIN_EXE_berthd")).with_file_name("berth");
+    if !berth.exists() {
+        eprintln!("skipped: {} is not built", berth.display());
+        return;
+    }
+    let reg = Registry::start_with_htpasswd("alice", "s3cret");
+    let d = Berthd::start();
+    d.bootstrap_busybox("busybox:latest");
+    let cfg = d.dir.path().join("client-config");
+    let cli = |args: &[&str], stdin: Option<&str>| {
+        let mut c = Command::new(&berth);
+        c.args(args)
+            .env("BERTH_HOST", format!("unix://{}", d.sock.display()))
+            .env("DOCKER_CONFIG", &cfg)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        if let Some(s) = stdin {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        } else {
+            drop(child.stdin.take());
+        }
+        child.wait_with_output().unwrap()
+    };
+    let addr = reg.addr();
+    let bad = cli(
+        &["login", "-u", "alice", "--password-stdin", &addr],
+        Some("wrong\n"),
+    );
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("unauthorized"),
+        "{bad:?}"
+    );
+    let ok = cli(
+        &["login", "-u", "alice", "--password-stdin", &addr],
+        Some("s3cret\n"),
+    );
+    assert!(ok.status.success(), "{ok:?}");
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("Login Succeeded"));
+    let file = cfg.join("config.json");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let name = format!("{addr}/private/busybox:1");
+    assert!(cli(&["tag", "busybox", &name], None).status.success());
+    let push = cli(&["push", &name], None);
+    assert!(push.status.success(), "{push:?}");
+    // Anonymous: refused.
+    let d2 = Berthd::start();
+    let (code, out) = pull(&d2, &name);
+    assert!(code >= 400 || out.contains("errorDetail"), "{code} {out}");
+    assert!(out.contains("unauthorized") || out.contains("denied"), "{out}");
+    // With the credentials: pulled.
+    assert!(cli(&["rmi", &name], None).status.success());
+    let p = cli(&["pull", &name], None);
+    assert!(p.status.success(), "{p:?}");
+    let logout = cli(&["logout", &addr], None);
+    assert!(logout.status.success());
+    assert!(!std::fs::read_to_string(&file).unwrap().contains(&addr));
+}

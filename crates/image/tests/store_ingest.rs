@@ -191,3 +191,21 @@ fn commit_racing_a_new_writer_never_touches_the_blob() {
     assert_eq!(ingest_count(&store), 0);
     assert!(store.fsck().unwrap().is_clean());
 }
+
+/// A crash left a partial (or even complete, uncommitted) ingest of a small blob: writing the
+/// whole blob in one go starts over instead of appending to it.
+#[test]
+fn write_blob_over_a_leftover_partial_starts_over() {
+    let (_d, store) = store();
+    let data = blob(407);
+    let d = Digest::sha256_of(&data);
+    for kept in [100, 407] {
+        let mut w = store.writer(Some(d.clone()), Some(data.len() as u64)).unwrap();
+        w.write_all(&data[..kept]).unwrap();
+        w.suspend().unwrap();
+        assert_eq!(store.write_blob(&data, Some(&d)).unwrap(), d);
+        assert_eq!(store.read_all(&d).unwrap(), data);
+        assert_eq!(ingest_count(&store), 0);
+        store.delete(&d).unwrap();
+    }
+}

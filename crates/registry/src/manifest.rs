@@ -121,6 +121,49 @@ impl Repository {
         .await)
     }
 
+    /// The repository's tags (`GET /v2/<name>/tags/list`, following `Link` pages), sorted.
+    pub async fn tags(&self) -> Result<Vec<String>, Error> {
+        let scopes = self.pull_scopes();
+        let name = self.inner.familiar.clone();
+        each_site!(self, false, |ep| async {
+            let mut tags: Vec<String> = Vec::new();
+            let mut path = format!("/v2/{}/tags/list", self.inner.path);
+            for _ in 0..1000 {
+                let url = ep.url(&path)?;
+                let mut resp = self.send(ep, &self.plain_get(url.clone(), &scopes)).await?;
+                if !resp.status().is_success() {
+                    return Err(error_from(resp, &format!("cannot list the tags of {name}"), &name).await);
+                }
+                let next = header_str(&resp, "link").and_then(next_link);
+                let bytes = read_limited(
+                    &mut resp,
+                    MAX_MANIFEST_SIZE,
+                    &format!("tags of {name}"),
+                    url.as_str(),
+                )
+                .await?;
+                #[derive(serde::Deserialize)]
+                struct TagList {
+                    #[serde(default)]
+                    tags: Option<Vec<String>>,
+                }
+                let list: TagList = serde_json::from_slice(&bytes).map_err(|e| Error::Content {
+                    what: format!("tags of {name}"),
+                    message: e.to_string(),
+                })?;
+                tags.extend(list.tags.unwrap_or_default());
+                match next {
+                    Some(p) => path = p,
+                    None => break,
+                }
+            }
+            tags.sort();
+            tags.dedup();
+            Ok(tags)
+        }
+        .await)
+    }
+
     fn manifest_req<'a>(&self, method: Method, url: Url, scopes: &'a [String]) -> Req<'a> {
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -272,5 +315,31 @@ mod tests {
             manifest_media_type(Some("application/vnd.docker.distribution.manifest.v2+json"), m),
             "application/vnd.docker.distribution.manifest.v2+json"
         );
+    }
+}
+
+/// The path and query of an RFC 5988 `Link: </v2/x/tags/list?n=100&last=b>; rel="next"`.
+fn next_link(h: &str) -> Option<String> {
+    let (target, params) = h.split_once(';')?;
+    if !params.contains("rel=\"next\"") && !params.contains("rel=next") {
+        return None;
+    }
+    let t = target.trim().trim_start_matches('<').trim_end_matches('>');
+    t.find("/v2/").map(|i| t[i..].to_string())
+}
+
+#[cfg(test)]
+mod link_tests {
+    #[test]
+    fn next_links() {
+        assert_eq!(
+            super::next_link("</v2/a/tags/list?last=b&n=2>; rel=\"next\""),
+            Some("/v2/a/tags/list?last=b&n=2".to_string())
+        );
+        assert_eq!(
+            super::next_link("<https://r.example/v2/a/tags/list?n=2>; rel=\"next\""),
+            Some("/v2/a/tags/list?n=2".to_string())
+        );
+        assert_eq!(super::next_link("</v2/a>; rel=\"prev\""), None);
     }
 }

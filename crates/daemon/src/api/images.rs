@@ -120,9 +120,7 @@ pub async fn create(State(d): D, q: Query, req: Request) -> Response {
             }
             _ => {}
         }
-        if r.digest().is_none() {
-            r = r.with_default_tag();
-        }
+        // A name alone (no tag in fromImage, none in `tag`) pulls every tag, as dockerd does.
         Ok((r, platform_param(&q)?, registry_auth(req.headers())?))
     })();
     let (r, platform, creds) = match prepared {
@@ -130,7 +128,14 @@ pub async fn create(State(d): D, q: Query, req: Request) -> Response {
         Err(e) => return e.into_response(),
     };
     let images = d.images.clone();
-    stream_response(move |p| async move { images.pull(&r, &platform, creds, &p).await.map(|_| ()) }).await
+    stream_response(move |p| async move {
+        if r.is_name_only() {
+            images.pull_all_tags(&r, &platform, creds, &p).await
+        } else {
+            images.pull(&r, &platform, creds, &p).await.map(|_| ())
+        }
+    })
+    .await
 }
 
 /// `POST /images/{name}/push?tag=`.

@@ -121,7 +121,12 @@ where
     let (tx, mut rx) = mpsc::unbounded_channel();
     let progress = Progress::new(tx);
     let p_err = progress.clone();
-    let mut task = tokio::spawn(work(progress));
+    let fut = work(progress);
+    let mut task = tokio::spawn(async move {
+        let r = fut.await;
+        crate::util::trim_memory();
+        r
+    });
     enum Early {
         Msg(Option<Bytes>),
         Done(Result<Result<(), ApiError>, tokio::task::JoinError>),

@@ -352,3 +352,37 @@ pub async fn events(State(d): D, q: Query) -> Result<Response> {
         .insert(CONTENT_TYPE, "application/json".parse().expect("static"));
     Ok(r)
 }
+
+/// `POST /containers/prune`, `/networks/prune`, `/volumes/prune`, `/build/prune`: berthd holds no
+/// containers, networks, volumes or build cache yet (they come with their own parts), so there is
+/// truthfully nothing to delete; the filters are still checked as dockerd checks them. `docker
+/// system prune` calls all of them.
+pub async fn prune_nothing(q: Query, req: axum::extract::Request) -> Result<Response> {
+    let filters = q.filters()?;
+    let path = req.uri().path();
+    let (allowed, key): (&[&str], &str) = match path {
+        "/containers/prune" => (&["until", "label", "label!"], "ContainersDeleted"),
+        "/networks/prune" => (&["until", "label", "label!"], "NetworksDeleted"),
+        "/volumes/prune" => (&["label", "label!", "all"], "VolumesDeleted"),
+        _ => (
+            &[
+                "until",
+                "id",
+                "parent",
+                "type",
+                "description",
+                "inuse",
+                "shared",
+                "private",
+            ],
+            "CachesDeleted",
+        ),
+    };
+    filters.validate(allowed)?;
+    let mut v = serde_json::Map::new();
+    v.insert(key.into(), Value::Null);
+    if key != "NetworksDeleted" {
+        v.insert("SpaceReclaimed".into(), json!(0));
+    }
+    Ok(json(&Value::Object(v)))
+}

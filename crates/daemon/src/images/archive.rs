@@ -38,7 +38,6 @@ impl Images {
         self: &Arc<Self>,
         manifest: &Descriptor,
         tags: &[Reference],
-        p: &Progress,
     ) -> Result<ImageRecord> {
         let m: ImageManifest = serde_json::from_slice(&self.content.read_all(&manifest.digest)?)
             .map_err(|e| ApiError::invalid(format!("manifest {}: {e}", manifest.digest)))?;
@@ -64,7 +63,10 @@ impl Images {
                 self.layers.remove(diff_id.as_str())?;
             }
             let short = short_id(desc.digest.as_str()).to_string();
-            let stats = self.unpack_stored(desc, &dest, &short, p).await?;
+            // dockerd says nothing per layer on import and load: only the image.
+            let stats = self
+                .unpack_stored(desc, &dest, &short, &Progress::discard())
+                .await?;
             if stats.diff_id != *diff_id {
                 let _ = self.layers.remove(diff_id.as_str());
                 return Err(ApiError::invalid(format!(
@@ -93,7 +95,7 @@ impl Images {
             for t in &img.repo_tags {
                 tags.push(parse_normalized_named(t)?.with_default_tag());
             }
-            let rec = self.register_stored(&img.manifest, &tags, p).await?;
+            let rec = self.register_stored(&img.manifest, &tags).await?;
             if tags.is_empty() {
                 p.stream(&format!("Loaded image ID: {}\n", rec.id));
                 self.events.emit("image", "load", &rec.id, &[("name", &rec.id)]);
@@ -121,7 +123,7 @@ impl Images {
             .await?
             .map_err(archive_error)?;
         let tags: Vec<Reference> = tag.into_iter().collect();
-        let rec = self.register_stored(&built.manifest, &tags, p).await?;
+        let rec = self.register_stored(&built.manifest, &tags).await?;
         p.status(None, &rec.id);
         self.events.emit("image", "import", &rec.id, &[("name", &rec.id)]);
         Ok(rec)
@@ -151,7 +153,7 @@ impl Images {
         .await?
         .map_err(archive_error)?;
         let rec = self
-            .register_stored(&built.manifest, std::slice::from_ref(&tag), p)
+            .register_stored(&built.manifest, std::slice::from_ref(&tag))
             .await?;
         p.status(None, &format!("Digest: {}", built.manifest.digest));
         p.status(

@@ -165,8 +165,8 @@ impl Images {
         )?;
         p.status(None, &format!("Digest: {top}"));
         let shown = reference.clone().with_default_tag().familiar_string();
-        let up_to_date = existed && previous_tag_target.as_deref() == Some(img.id.as_str())
-            || (existed && reference.digest().is_some());
+        let up_to_date = existed
+            && (previous_tag_target.as_deref() == Some(img.id.as_str()) || reference.digest().is_some());
         if up_to_date {
             p.status(None, &format!("Status: Image is up to date for {shown}"));
         } else {
@@ -175,6 +175,32 @@ impl Images {
         self.events
             .emit("image", "pull", &shown, &[("name", &reference.familiar_name())]);
         Ok(img)
+    }
+
+    /// `pull -a`: every tag of the repository.
+    pub async fn pull_all_tags(
+        self: &Arc<Self>,
+        name: &Reference,
+        platform: &Platform,
+        creds: Option<Credentials>,
+        p: &Progress,
+    ) -> Result<()> {
+        let repo = self.registry.repository(name, creds.clone());
+        let tags = repo.tags().await.map_err(registry_error)?;
+        if tags.is_empty() {
+            return Err(ApiError::not_found(format!(
+                "no tags found for {}",
+                name.familiar_name()
+            )));
+        }
+        for t in tags {
+            let r = name
+                .trim_named()
+                .with_tag(&t)
+                .map_err(|e| ApiError::invalid(e.to_string()))?;
+            self.pull(&r, platform, creds.clone(), p).await?;
+        }
+        Ok(())
     }
 
     fn manifest_error(&self, reference: &Reference, e: berth_registry::Error) -> ApiError {

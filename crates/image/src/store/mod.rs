@@ -223,6 +223,11 @@ impl ContentStore {
     /// refuses content that does not match it.
     pub fn write_blob(&self, data: &[u8], expected: Option<&Digest>) -> Result<Digest, StoreError> {
         let mut w = self.writer(expected.cloned(), Some(data.len() as u64))?;
+        // A partial ingest of the same digest left by a crash: the whole content is here, so
+        // start over rather than append to it.
+        if w.offset() > 0 {
+            w.reset()?;
+        }
         io::Write::write_all(&mut w, data).map_err(io_err("write ingest for", &self.ingest))?;
         w.commit()
     }
