@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod images;
+pub mod log;
 pub mod util;
 
 use std::path::Path;

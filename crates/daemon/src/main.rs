@@ -1,12 +1,12 @@
 //! berthd: the berth daemon.
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use berthd::config::{self, Config};
+use berthd::log::log;
 use berthd::Daemon;
 
 fn main() {
@@ -34,19 +34,11 @@ fn main() {
             std::process::exit(1);
         }
     };
+    berthd::log::set_level(if cfg.debug { "debug" } else { &cfg.log_level });
     if let Err(e) = run(cfg, later) {
         eprintln!("berthd: {e:#}");
         std::process::exit(1);
     }
-}
-
-fn log(level: &str, msg: &str) {
-    let _ = writeln!(
-        std::io::stderr(),
-        "time=\"{}\" level={level} msg=\"{}\"",
-        berthd::util::rfc3339_nano(berthd::util::now_nanos()),
-        msg.replace('"', "\\\"")
-    );
 }
 
 /// Takes the pidfile: refuses when the pid it names is a live berthd.

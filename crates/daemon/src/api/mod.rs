@@ -112,7 +112,15 @@ pub async fn handle(router: Router, mut req: Request) -> std::result::Result<Res
     }
     req.extensions_mut().insert(version);
     let is_head = req.method() == Method::HEAD;
+    let line = format!("{} {}", req.method(), req.uri());
+    crate::log::log("debug", &format!("Calling {line}"));
     let resp = router.oneshot(req).await?;
+    if resp.status().is_server_error() {
+        crate::log::log(
+            "error",
+            &format!("Handler for {line} returned error status {}", resp.status()),
+        );
+    }
     let mut resp = with_headers(resp);
     if is_head {
         *resp.body_mut() = Body::empty();
