@@ -131,6 +131,7 @@ fn run(cfg: Config, later: Vec<String>) -> anyhow::Result<()> {
                 &format!("daemon.json keys accepted but not used yet: {}", later.join(", ")),
             );
         }
+        tokio::spawn(daemon.images.clone().run_syncer());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = Vec::new();
         let mut sockets = Vec::new();
@@ -167,6 +168,10 @@ fn run(cfg: Config, later: Vec<String>) -> anyhow::Result<()> {
         for t in tasks {
             // Streams that never end (events -f) must not hold the shutdown forever.
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), t).await;
+        }
+        // A clean stop leaves every layer synced: nothing to extract again at the next start.
+        if let Err(e) = daemon.images.sync_layers().await {
+            log("error", &format!("cannot sync the layer store: {}", e.message));
         }
         for p in sockets {
             let _ = std::fs::remove_file(p);

@@ -471,3 +471,36 @@ fn login_then_push_and_pull_with_credentials() {
     assert!(logout.status.success());
     assert!(!std::fs::read_to_string(&file).unwrap().contains(&addr));
 }
+
+/// Layers reach the disk through a background sync; berthd killed before it ran extracts them
+/// again from their (durable) blobs at the next start, and the image is whole.
+#[test]
+fn layers_not_yet_synced_are_extracted_again_after_kill_9() {
+    require_root!();
+    let mut d = Berthd::start();
+    let id = d.bootstrap_busybox("busybox:latest");
+    d.kill9();
+    let store = berth_store::Store::open(&d.data.join("berth.db")).unwrap();
+    let layers = store.layers().unwrap();
+    assert_eq!(layers.len(), 1);
+    // The sync waits a second for company; the kill came within milliseconds.
+    let was_unsynced = !layers[0].synced;
+    assert!(was_unsynced, "the layer was synced before the kill");
+    drop(store);
+    // What a crash could leave: the layer's files cut short.
+    let dir = d.data.join("layers").join(layers[0].diff_id.replace(':', "/"));
+    if was_unsynced {
+        std::fs::write(dir.join("bin/busybox"), b"").unwrap();
+    }
+    d.restart();
+    if was_unsynced {
+        assert!(d.log().contains("extracted again"), "{}", d.log());
+    }
+    assert!(std::fs::metadata(dir.join("bin/busybox")).unwrap().len() > 100_000);
+    assert_eq!(d.json("/images/busybox/json")["Id"], id.as_str());
+    assert_consistent(&d);
+    // A clean stop syncs: nothing to extract at the next start.
+    d.stop();
+    let store = berth_store::Store::open(&d.data.join("berth.db")).unwrap();
+    assert!(store.layers().unwrap().iter().all(|l| l.synced));
+}

@@ -87,6 +87,9 @@ pub const MIGRATIONS: &[&str] = &[
         size INTEGER NOT NULL,              -- bytes of the uncompressed tar
         added_at INTEGER NOT NULL
      );",
+    // 2: whether a layer's files are known to be on disk (a filesystem sync ran after it was
+    // written); layers that are not are extracted again from their blob after a crash.
+    "ALTER TABLE layers ADD COLUMN synced INTEGER NOT NULL DEFAULT 1;",
 ];
 
 /// The schema version this build writes.
@@ -133,6 +136,8 @@ pub struct LayerRecord {
     pub diff_id: String,
     pub size: u64,
     pub added_at: i64,
+    /// A filesystem sync ran after the layer was written.
+    pub synced: bool,
 }
 
 /// The state database. Cheap operations under one connection; callers in async code call it
@@ -410,8 +415,8 @@ impl Store {
 
     pub fn put_layer(&self, layer: &LayerRecord) -> Result<(), Error> {
         self.conn().execute(
-            "INSERT OR REPLACE INTO layers(diff_id, size, added_at) VALUES (?1, ?2, ?3)",
-            params![layer.diff_id, layer.size as i64, layer.added_at],
+            "INSERT OR REPLACE INTO layers(diff_id, size, added_at, synced) VALUES (?1, ?2, ?3, ?4)",
+            params![layer.diff_id, layer.size as i64, layer.added_at, layer.synced],
         )?;
         Ok(())
     }
@@ -420,7 +425,7 @@ impl Store {
         Ok(self
             .conn()
             .query_row(
-                "SELECT diff_id, size, added_at FROM layers WHERE diff_id = ?1",
+                "SELECT diff_id, size, added_at, synced FROM layers WHERE diff_id = ?1",
                 [diff_id],
                 layer_from_row,
             )
@@ -429,11 +434,31 @@ impl Store {
 
     pub fn layers(&self) -> Result<Vec<LayerRecord>, Error> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT diff_id, size, added_at FROM layers ORDER BY diff_id")?;
+        let mut stmt = conn.prepare("SELECT diff_id, size, added_at, synced FROM layers ORDER BY diff_id")?;
         let v = stmt
             .query_map([], layer_from_row)?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(v)
+    }
+
+    /// Marks every layer written at or before `added_at` (ns) as synced; returns how many.
+    pub fn mark_layers_synced(&self, added_at: i64) -> Result<usize, Error> {
+        Ok(self.conn().execute(
+            "UPDATE layers SET synced = 1 WHERE synced = 0 AND added_at <= ?1",
+            [added_at],
+        )?)
+    }
+
+    /// A blob that holds the layer (any image's), with its media type.
+    pub fn layer_blob(&self, diff_id: &str) -> Result<Option<(String, String)>, Error> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT blob_digest, media_type FROM image_layers WHERE diff_id = ?1 LIMIT 1",
+                [diff_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
     }
 
     pub fn delete_layer(&self, diff_id: &str) -> Result<bool, Error> {
@@ -502,6 +527,7 @@ fn layer_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LayerRecord> {
         diff_id: r.get(0)?,
         size: r.get::<_, i64>(1)? as u64,
         added_at: r.get(2)?,
+        synced: r.get(3)?,
     })
 }
 
@@ -697,6 +723,7 @@ mod tests {
                 diff_id: l.into(),
                 size: 1,
                 added_at: 0,
+                synced: true,
             })
             .unwrap();
         }
@@ -709,6 +736,42 @@ mod tests {
         let blobs = s.referenced_blobs().unwrap();
         assert!(blobs.contains("bl1") && !blobs.contains("bl2"));
         assert!(!s.delete_image("sha256:a").unwrap());
+    }
+
+    #[test]
+    fn a_version_1_database_moves_forward_and_layers_count_as_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("berth.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+            c.execute(
+                "INSERT INTO layers(diff_id, size, added_at) VALUES ('l', 5, 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.version().unwrap(), schema_version());
+        assert!(s.layer("l").unwrap().unwrap().synced);
+        s.put_layer(&LayerRecord {
+            diff_id: "m".into(),
+            size: 1,
+            added_at: 10,
+            synced: false,
+        })
+        .unwrap();
+        s.put_layer(&LayerRecord {
+            diff_id: "n".into(),
+            size: 1,
+            added_at: 20,
+            synced: false,
+        })
+        .unwrap();
+        assert_eq!(s.mark_layers_synced(15).unwrap(), 1);
+        assert!(s.layer("m").unwrap().unwrap().synced);
+        assert!(!s.layer("n").unwrap().unwrap().synced);
     }
 
     #[test]

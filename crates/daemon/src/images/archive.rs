@@ -7,12 +7,11 @@ use berth_image::archive::{self, ArchiveError, BuiltImage, ImportOptions, SaveIm
 use berth_image::digest::Digest;
 use berth_image::manifest::{Descriptor, ImageConfig, ImageManifest};
 use berth_image::reference::{parse_normalized_named, Reference};
-use berth_store::{ImageRecord, LayerRecord};
+use berth_store::ImageRecord;
 
 use super::{short_id, Images};
 use crate::api::progress::Progress;
 use crate::error::{ApiError, Result};
-use crate::util::now_nanos;
 
 /// What `image bootstrap` builds.
 #[derive(Debug, Clone)]
@@ -74,11 +73,7 @@ impl Images {
                     desc.digest, stats.diff_id
                 )));
             }
-            self.store.put_layer(&LayerRecord {
-                diff_id: diff_id.to_string(),
-                size: stats.size,
-                added_at: now_nanos(),
-            })?;
+            self.layer_written(diff_id, stats.size)?;
         }
         self.record(&manifest.digest, &manifest.media_type, &[], tags, &[])
     }

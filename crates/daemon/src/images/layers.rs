@@ -20,6 +20,10 @@ impl LayerStore {
         Ok(LayerStore { root })
     }
 
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// `<root>/sha256/<hex>` for `sha256:<hex>`.
     pub fn dir(&self, diff_id: &str) -> PathBuf {
         let (alg, hex) = diff_id.split_once(':').unwrap_or(("sha256", diff_id));

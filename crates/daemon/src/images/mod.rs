@@ -20,6 +20,7 @@ mod layers;
 pub mod lookup;
 mod pull;
 mod remove;
+pub mod sync;
 
 pub use pull::registry_error;
 
@@ -56,6 +57,8 @@ pub struct Images {
     pub gc_lock: tokio::sync::RwLock<()>,
     /// One lock per diff ID being unpacked, so that two pulls sharing a layer unpack it once.
     layer_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Wakes the layer syncer (see [`sync`]).
+    sync_wanted: tokio::sync::Notify,
 }
 
 impl Images {
@@ -80,6 +83,7 @@ impl Images {
             data_root: root,
             gc_lock: tokio::sync::RwLock::new(()),
             layer_locks: Mutex::new(HashMap::new()),
+            sync_wanted: tokio::sync::Notify::new(),
         })
     }
 
@@ -88,6 +92,7 @@ impl Images {
     /// files no writer holds that cannot be resumed go.
     pub fn repair(&self) -> anyhow::Result<()> {
         self.layers.remove_leftovers()?;
+        self.reextract_unsynced()?;
         let recorded: std::collections::HashSet<String> =
             self.store.layers()?.into_iter().map(|l| l.diff_id).collect();
         for diff_id in &recorded {

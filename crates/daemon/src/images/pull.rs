@@ -16,15 +16,14 @@ use std::sync::Arc;
 use berth_image::digest::Digest;
 use berth_image::manifest::{parse_manifest, Descriptor, ImageConfig, ImageManifest, ManifestKind, Platform};
 use berth_image::reference::Reference;
-use berth_image::unpack::{unpack_with, UnpackOptions, UnpackStats};
+use berth_image::unpack::{unpack_with, UnpackStats};
 use berth_registry::{Credentials, FetchOutcome, PushOutcome, Repository};
-use berth_store::{ImageRecord, LayerRecord};
+use berth_store::ImageRecord;
 use serde_json::json;
 
 use super::{familiar, short_id, Images};
 use crate::api::progress::Progress;
 use crate::error::{ApiError, Kind, Result};
-use crate::util::now_nanos;
 
 /// Batches in flight between a download and its unpacker (the registry client hands over 1 MiB
 /// batches).
@@ -262,11 +261,7 @@ impl Images {
                 desc.digest, stats.diff_id
             )));
         }
-        self.store.put_layer(&LayerRecord {
-            diff_id: diff_id.to_string(),
-            size: stats.size,
-            added_at: now_nanos(),
-        })?;
+        self.layer_written(diff_id, stats.size)?;
         p.status(Some(&short), "Pull complete");
         Ok(())
     }
@@ -281,7 +276,7 @@ impl Images {
         p.status(Some(short), "Extracting");
         let file: File = self.content.open_blob(&desc.digest)?;
         let dest = dest.to_path_buf();
-        let stats = tokio::task::spawn_blocking(move || unpack_with(file, &dest, &UnpackOptions::default()))
+        let stats = tokio::task::spawn_blocking(move || unpack_with(file, &dest, &Images::unpack_options()))
             .await?
             .map_err(|e| unpack_error(&desc.digest, e))?;
         Ok(stats)
@@ -301,7 +296,7 @@ impl Images {
         let unpack_dest = dest.to_path_buf();
         let unpacker = tokio::task::spawn_blocking(move || {
             let pipe = crate::util::Pipe::new(rx);
-            unpack_with(pipe, &unpack_dest, &UnpackOptions::default())
+            unpack_with(pipe, &unpack_dest, &Images::unpack_options())
         });
         // The download runs on a thread of its own so that handing a batch to a busy unpacker
         // (a blocking send) never stalls the runtime's workers.

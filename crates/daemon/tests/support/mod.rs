@@ -60,8 +60,17 @@ impl Berthd {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if std::os::unix::net::UnixStream::connect(&self.sock).is_ok() {
-                return;
+            // Ready when it answers, not when its socket exists (it binds before repairing).
+            if let Ok(mut c) = std::os::unix::net::UnixStream::connect(&self.sock) {
+                use std::io::{Read, Write};
+                let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut answer = String::new();
+                if c.write_all(b"GET /_ping HTTP/1.0\r\n\r\n").is_ok()
+                    && c.read_to_string(&mut answer).is_ok()
+                    && answer.ends_with("OK")
+                {
+                    return;
+                }
             }
             std::thread::sleep(Duration::from_millis(20));
         }
