@@ -156,13 +156,20 @@ def main():
                 samples["gzip -dc | tar -x"] = []
                 blob = max((os.path.join(dp, f) for dp, _, fs in os.walk(f"{CACHE}/src/blobs") for f in fs),
                            key=os.path.getsize)
+            names = list(tools)
             for i in range(n + 1):  # the first round warms caches and is dropped
-                for t, (pull, rm, env) in tools.items():
+                # The order rotates every round, and each removal is followed by a flush and a short
+                # pause (not timed): docker's containerd removes layers in the background, which
+                # would otherwise land on whichever tool pulls next.
+                for t in names[i % len(names):] + names[:i % len(names)]:
+                    pull, rm, env = tools[t]
                     dt = timed(pull(ref), env)
                     timed(rm(ref), env)
                     if t == "podman":
                         subprocess.run(podman + ["image", "prune", "-f"], env=env, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
+                    subprocess.run(["sync"])
+                    time.sleep(0.5)
                     if i:
                         samples[t].append(dt)
                 if name == "debian":
@@ -202,7 +209,8 @@ def write(args, results, berthd_rss, docker_rss):
     lines = ["<!-- pull:begin -->", "## Cold pull from a loopback registry (issue 3)", "",
              f"`{' '.join(['bench/pull_bench.py'] + sys.argv[1:])}` (as root), "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Medians; every pull cold (image, layers "
-             "and blobs removed before each); tools interleaved in one run.", "",
+             "and blobs removed before each, then a flush and a 0.5 s pause); tools interleaved in one run, "
+             "their order rotating every round.", "",
              "| image | berth | podman | docker | berth / podman | other |", "|---|---|---|---|---|---|"]
     for name, r in results.items():
         other = ""
