@@ -75,6 +75,7 @@ def main():
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--debian-runs", type=int, default=5)
     ap.add_argument("--no-debian", action="store_true")
+    ap.add_argument("--settle", type=float, default=0.0, help="sync and sleep this many seconds after each removal")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/RESULTS.md"))
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -158,9 +159,9 @@ def main():
                            key=os.path.getsize)
             names = list(tools)
             for i in range(n + 1):  # the first round warms caches and is dropped
-                # The order rotates every round, and each removal is followed by a flush and a short
-                # pause (not timed): docker's containerd removes layers in the background, which
-                # would otherwise land on whichever tool pulls next.
+                # The order rotates every round so that no tool always follows the same one (docker's
+                # containerd removes layers in the background, which lands on whoever pulls next).
+                # --settle adds a flush and a pause after each removal.
                 for t in names[i % len(names):] + names[:i % len(names)]:
                     pull, rm, env = tools[t]
                     dt = timed(pull(ref), env)
@@ -168,8 +169,9 @@ def main():
                     if t == "podman":
                         subprocess.run(podman + ["image", "prune", "-f"], env=env, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
-                    subprocess.run(["sync"])
-                    time.sleep(0.5)
+                    if args.settle:
+                        subprocess.run(["sync"])
+                        time.sleep(args.settle)
                     if i:
                         samples[t].append(dt)
                 if name == "debian":
@@ -209,8 +211,7 @@ def write(args, results, berthd_rss, docker_rss):
     lines = ["<!-- pull:begin -->", "## Cold pull from a loopback registry (issue 3)", "",
              f"`{' '.join(['bench/pull_bench.py'] + sys.argv[1:])}` (as root), "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Medians; every pull cold (image, layers "
-             "and blobs removed before each, then a flush and a 0.5 s pause); tools interleaved in one run, "
-             "their order rotating every round.", "",
+             "and blobs removed before each); tools interleaved in one run, their order rotating every round.", "",
              "| image | berth | podman | docker | berth / podman | other |", "|---|---|---|---|---|---|"]
     for name, r in results.items():
         other = ""
