@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod config;
+pub mod containers;
 pub mod error;
 pub mod events;
 pub mod images;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::config::Config;
+use crate::containers::Containers;
 use crate::events::Events;
 use crate::images::Images;
 
@@ -29,6 +31,7 @@ pub struct Daemon {
     /// A stable identity of this daemon's data root (Docker's engine ID).
     pub id: String,
     pub images: Arc<Images>,
+    pub containers: Arc<Containers>,
     pub events: Arc<Events>,
     pub started_at: i64,
 }
@@ -45,10 +48,15 @@ impl Daemon {
         let events = Arc::new(Events::default());
         let images = Arc::new(Images::open(&config, events.clone())?);
         images.repair().context("cannot repair the image store")?;
+        let containers = Arc::new(
+            Containers::open(&config, images.clone(), events.clone())
+                .context("cannot open the container store")?,
+        );
         Ok(Daemon {
             config,
             id,
             images,
+            containers,
             events,
             started_at: util::now_nanos(),
         })

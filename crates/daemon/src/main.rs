@@ -132,6 +132,7 @@ fn run(cfg: Config, later: Vec<String>) -> anyhow::Result<()> {
             );
         }
         tokio::spawn(daemon.images.clone().run_syncer());
+        daemon.containers.clone().recover().await;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = Vec::new();
         let mut sockets = Vec::new();

@@ -33,6 +33,10 @@ pub enum Error {
         supported: i64,
     },
 
+    /// A unique column (a container's name) is taken.
+    #[error("state database: `{0}` is already in use")]
+    Conflict(String),
+
     #[error("state database: corrupt value in {what}: {detail}")]
     Corrupt { what: String, detail: String },
 }
@@ -90,6 +94,18 @@ pub const MIGRATIONS: &[&str] = &[
     // 2: whether a layer's files are known to be on disk (a filesystem sync ran after it was
     // written); layers that are not are extracted again from their blob after a crash.
     "ALTER TABLE layers ADD COLUMN synced INTEGER NOT NULL DEFAULT 1;",
+    // 3: containers. The create body and the state are JSON documents owned by the engine;
+    // the columns outside them are what lookups and references need.
+    "CREATE TABLE containers (
+        id TEXT PRIMARY KEY,                -- 64 hex digits
+        name TEXT NOT NULL UNIQUE,          -- without the leading slash
+        image_id TEXT NOT NULL,             -- the image's config digest (rmi refuses while used)
+        created INTEGER NOT NULL,           -- unix nanoseconds
+        config TEXT NOT NULL,               -- Docker's Config (merged with the image's), JSON
+        host_config TEXT NOT NULL,          -- Docker's HostConfig, JSON
+        state TEXT NOT NULL                 -- the engine's state record, JSON
+     );
+     CREATE INDEX containers_image ON containers(image_id);",
 ];
 
 /// The schema version this build writes.
@@ -130,6 +146,18 @@ pub struct ImageRecord {
     pub blobs: Vec<String>,
 }
 
+/// A container as the engine records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerRecord {
+    pub id: String,
+    pub name: String,
+    pub image_id: String,
+    pub created: i64,
+    pub config: String,
+    pub host_config: String,
+    pub state: String,
+}
+
 /// An unpacked layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerRecord {
@@ -145,6 +173,11 @@ pub struct LayerRecord {
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
+    /// A second connection for container records, with `synchronous = NORMAL`: in WAL mode its
+    /// commits survive any crash of the process (they are in the WAL, which the OS holds), and
+    /// only a power loss can take back the last ones — which the engine re-derives from its
+    /// shims. It keeps an fsync off every container state change (see decision 0013).
+    fast: Option<Mutex<Connection>>,
 }
 
 impl Store {
@@ -155,10 +188,16 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let store = Store {
+        let mut store = Store {
             conn: Mutex::new(conn),
+            fast: None,
         };
         store.migrate(&path.display().to_string())?;
+        let fast = Connection::open(path)?;
+        fast.busy_timeout(Duration::from_secs(10))?;
+        fast.pragma_update(None, "synchronous", "NORMAL")?;
+        fast.pragma_update(None, "foreign_keys", "ON")?;
+        store.fast = Some(Mutex::new(fast));
         Ok(store)
     }
 
@@ -168,6 +207,7 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let store = Store {
             conn: Mutex::new(conn),
+            fast: None,
         };
         store.migrate(":memory:")?;
         Ok(store)
@@ -177,6 +217,14 @@ impl Store {
         // A panic while holding the lock leaves no half transaction (rusqlite rolls back on
         // drop), so the connection is still good.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The connection for container records (the main one for in-memory databases).
+    fn fast(&self) -> MutexGuard<'_, Connection> {
+        match &self.fast {
+            Some(c) => c.lock().unwrap_or_else(|e| e.into_inner()),
+            None => self.conn(),
+        }
     }
 
     fn migrate(&self, path: &str) -> Result<(), Error> {
@@ -489,6 +537,100 @@ impl Store {
         Ok(n as u64)
     }
 
+    // ---- containers ----
+
+    /// Records a new container; a taken name or ID is [`Error::Conflict`].
+    pub fn insert_container(&self, c: &ContainerRecord) -> Result<(), Error> {
+        let r = self.fast().execute(
+            "INSERT INTO containers(id, name, image_id, created, config, host_config, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                c.id,
+                c.name,
+                c.image_id,
+                c.created,
+                c.config,
+                c.host_config,
+                c.state
+            ],
+        );
+        match r {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(Error::Conflict(c.name.clone()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Replaces a container's mutable columns (name, config, host config, state).
+    pub fn update_container(&self, c: &ContainerRecord) -> Result<(), Error> {
+        let r = self.fast().execute(
+            "UPDATE containers SET name = ?2, config = ?3, host_config = ?4, state = ?5 WHERE id = ?1",
+            params![c.id, c.name, c.config, c.host_config, c.state],
+        );
+        match r {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(Error::Conflict(c.name.clone()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Only the state column.
+    pub fn set_container_state(&self, id: &str, state: &str) -> Result<(), Error> {
+        self.fast().execute(
+            "UPDATE containers SET state = ?2 WHERE id = ?1",
+            params![id, state],
+        )?;
+        Ok(())
+    }
+
+    pub fn delete_container(&self, id: &str) -> Result<bool, Error> {
+        Ok(self
+            .fast()
+            .execute("DELETE FROM containers WHERE id = ?1", [id])?
+            > 0)
+    }
+
+    pub fn containers(&self) -> Result<Vec<ContainerRecord>, Error> {
+        let conn = self.fast();
+        let mut stmt = conn.prepare(
+            "SELECT id, name, image_id, created, config, host_config, state FROM containers
+             ORDER BY created",
+        )?;
+        let v = stmt
+            .query_map([], |r| {
+                Ok(ContainerRecord {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    image_id: r.get(2)?,
+                    created: r.get(3)?,
+                    config: r.get(4)?,
+                    host_config: r.get(5)?,
+                    state: r.get(6)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(v)
+    }
+
+    /// The containers made from an image: (ID, state JSON).
+    pub fn containers_of_image(&self, image_id: &str) -> Result<Vec<(String, String)>, Error> {
+        let conn = self.fast();
+        let mut stmt =
+            conn.prepare_cached("SELECT id, state FROM containers WHERE image_id = ?1 ORDER BY created")?;
+        let v = stmt
+            .query_map([image_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(v)
+    }
+
     /// Every blob some image holds.
     pub fn referenced_blobs(&self) -> Result<HashSet<String>, Error> {
         let conn = self.conn();
@@ -662,6 +804,44 @@ mod tests {
         let s = Store::open(&path).unwrap();
         assert_eq!(s.version().unwrap(), schema_version());
         assert!(s.image("sha256:a").unwrap().is_some());
+    }
+
+    #[test]
+    fn containers_round_trip_and_unique_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("berth.db");
+        let c = ContainerRecord {
+            id: "a".repeat(64),
+            name: "web".into(),
+            image_id: "sha256:i".into(),
+            created: 7,
+            config: "{}".into(),
+            host_config: "{}".into(),
+            state: r#"{"Status":"created"}"#.into(),
+        };
+        {
+            let s = Store::open(&path).unwrap();
+            s.insert_container(&c).unwrap();
+            let dup = ContainerRecord {
+                id: "b".repeat(64),
+                ..c.clone()
+            };
+            assert!(matches!(s.insert_container(&dup), Err(Error::Conflict(n)) if n == "web"));
+            s.set_container_state(&c.id, r#"{"Status":"running"}"#).unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let all = s.containers().unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].state, r#"{"Status":"running"}"#);
+        assert_eq!(s.containers_of_image("sha256:i").unwrap()[0].0, c.id);
+        let renamed = ContainerRecord {
+            name: "web2".into(),
+            ..all[0].clone()
+        };
+        s.update_container(&renamed).unwrap();
+        assert_eq!(s.containers().unwrap()[0].name, "web2");
+        assert!(s.delete_container(&c.id).unwrap());
+        assert!(s.containers().unwrap().is_empty());
     }
 
     #[test]

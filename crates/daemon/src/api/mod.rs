@@ -1,5 +1,6 @@
 //! The Docker Engine API: routing, API-version negotiation, query and filter parsing.
 
+pub mod containers;
 pub mod images;
 pub mod progress;
 pub mod system;
@@ -50,7 +51,26 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/system/df", get(system::df))
         .route("/events", get(system::events))
         .route("/auth", post(images::auth))
-        .route("/containers/prune", post(system::prune_nothing))
+        .route("/containers/prune", post(containers::prune))
+        .route("/containers/create", post(containers::create))
+        .route("/containers/json", get(containers::list))
+        .route("/containers/{id}/json", get(containers::inspect))
+        .route("/containers/{id}/start", post(containers::start))
+        .route("/containers/{id}/stop", post(containers::stop))
+        .route("/containers/{id}/restart", post(containers::restart))
+        .route("/containers/{id}/kill", post(containers::kill))
+        .route("/containers/{id}/pause", post(containers::pause))
+        .route("/containers/{id}/unpause", post(containers::unpause))
+        .route("/containers/{id}/rename", post(containers::rename))
+        .route("/containers/{id}/resize", post(containers::resize))
+        .route("/containers/{id}/wait", post(containers::wait))
+        .route("/containers/{id}/logs", get(containers::logs))
+        .route("/containers/{id}/attach", post(containers::attach))
+        .route("/containers/{id}", axum::routing::delete(containers::remove))
+        .route("/containers/{id}/exec", post(containers::exec_create))
+        .route("/exec/{id}/start", post(containers::exec_start))
+        .route("/exec/{id}/resize", post(containers::exec_resize))
+        .route("/exec/{id}/json", get(containers::exec_inspect))
         .route("/networks/prune", post(system::prune_nothing))
         .route("/volumes/prune", post(system::prune_nothing))
         .route("/build/prune", post(system::prune_nothing))

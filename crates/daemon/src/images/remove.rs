@@ -21,8 +21,35 @@ impl Images {
         let _gc = self.gc_lock.write().await;
         let (img, named) = self.lookup_named(name)?;
         let mut out = Vec::new();
+        // Containers made from the image: (short ID, running).
+        let users: Vec<(String, bool)> = self
+            .store
+            .containers_of_image(&img.id)?
+            .into_iter()
+            .map(|(id, state)| {
+                let running = serde_json::from_str::<Value>(&state)
+                    .ok()
+                    .and_then(|v| {
+                        v.get("status")
+                            .and_then(|s| s.as_str())
+                            .map(|s| matches!(s, "running" | "paused" | "restarting"))
+                    })
+                    .unwrap_or(false);
+                (id[..12.min(id.len())].to_string(), running)
+            })
+            .collect();
         match named {
             Named::Reference(r) => {
+                if let Some((cid, _)) = users.first() {
+                    let refs = self.store.tags_of(&img.id)?.len();
+                    if !force && refs <= 1 {
+                        return Err(ApiError::conflict(format!(
+                            "conflict: unable to remove repository reference \"{name}\" (must force) - \
+                             container {cid} is using its referenced image {}",
+                            short_id(&img.id)
+                        )));
+                    }
+                }
                 let repo = r.name();
                 if let Some(d) = r.digest() {
                     if self.store.remove_repo_digests_one(&repo, d.as_str(), &img.id)? {
@@ -47,13 +74,31 @@ impl Images {
                 }
                 if !self.store.tags_of(&img.id)?.is_empty()
                     || !self.store.repo_digests_of(&img.id)?.is_empty()
+                    || !users.is_empty()
                 {
+                    // A forced untag of an image containers use leaves it, dangling, to them.
                     return Ok(out);
                 }
                 self.check_children(&img)?;
             }
             Named::Id => {
                 self.check_children(&img)?;
+                if let Some((cid, _)) = users.iter().find(|(_, running)| *running) {
+                    return Err(ApiError::conflict(format!(
+                        "conflict: unable to delete {} (cannot be forced) - image is being used by running container {cid}",
+                        short_id(&img.id)
+                    )));
+                }
+                if let Some((cid, _)) = users.first() {
+                    if !force {
+                        return Err(ApiError::conflict(format!(
+                            "conflict: unable to delete {} (must be forced) - image is being used by stopped container {cid}",
+                            short_id(&img.id)
+                        )));
+                    }
+                    out.extend(self.untag_all(&img)?);
+                    return Ok(out);
+                }
                 let tags = self.store.tags_of(&img.id)?;
                 let mut repos: Vec<String> = tags
                     .iter()

@@ -146,6 +146,49 @@ impl Berthd {
         (code, body)
     }
 
+    /// A request with a JSON body: (status, body).
+    pub fn api_json(&self, method: &str, path: &str, body: &serde_json::Value) -> (u16, String) {
+        let f = self.dir.path().join(format!("body-{}.json", std::process::id()));
+        let f = f.with_extension(format!("{}.json", crate_unique()));
+        std::fs::write(&f, serde_json::to_vec(body).unwrap()).unwrap();
+        let out = Command::new("curl")
+            .arg("-sS")
+            .arg("--unix-socket")
+            .arg(&self.sock)
+            .arg("-X")
+            .arg(method)
+            .arg("-H")
+            .arg("Content-Type: application/json")
+            .arg("--data-binary")
+            .arg(format!("@{}", f.display()))
+            .arg("-w")
+            .arg("\n%{http_code}")
+            .arg(format!("http://berth{path}"))
+            .output()
+            .expect("curl");
+        let _ = std::fs::remove_file(&f);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    /// Removes every container (force), so that no process, mount or cgroup outlives the test.
+    pub fn remove_all_containers(&self) {
+        if let Ok(Ok(v)) = std::panic::catch_unwind(|| {
+            let (code, body) = self.api("GET", "/containers/json?all=1", None);
+            if code != 200 {
+                return Err(());
+            }
+            Ok(serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default())
+        }) {
+            for c in v.as_array().cloned().unwrap_or_default() {
+                if let Some(id) = c["Id"].as_str() {
+                    let _ = self.api("DELETE", &format!("/containers/{id}?force=1"), None);
+                }
+            }
+        }
+    }
+
     /// An API request whose answer must be 2xx; returns the body as text.
     pub fn ok(&self, method: &str, path: &str) -> String {
         let (code, body) = self.api(method, path, None);
@@ -197,8 +240,17 @@ impl Berthd {
     }
 }
 
+fn crate_unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
 impl Drop for Berthd {
     fn drop(&mut self) {
+        if self.child.is_some() {
+            self.remove_all_containers();
+        }
         if let Some(c) = self.child.as_mut() {
             // SAFETY: signalling our own child by its pid.
             unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
