@@ -501,3 +501,216 @@ fn fifty_concurrent_runs_give_fifty_running_containers_with_unique_names() {
         assert_gone(&e, id, pid);
     }
 }
+
+/// Zombies in the container's pid namespace, seen from inside (state `Z` in /proc/N/stat).
+fn zombies(e: &Env, name: &str) -> usize {
+    let out =
+        e.d.docker_ok(&["exec", name, "sh", "-c", "cat /proc/[0-9]*/stat"]);
+    out.lines()
+        .filter(|l| l.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        .count()
+}
+
+#[test]
+fn seed001_3_5_6_zombies_stay_without_init_and_are_reaped_with_it() {
+    if !root_or_skip() || !support::have(support::docker_cli()) {
+        return;
+    }
+    let e = Env::new();
+    // The subshell's child is orphaned to PID 1, which is `sleep`: nobody reaps it.
+    let script = "(sleep 0.2 &); exec sleep 100";
+    e.d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "no-init",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    e.d.docker_ok(&[
+        "run",
+        "-d",
+        "--init",
+        "--name",
+        "with-init",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(zombies(&e, "no-init"), 1);
+    assert_eq!(zombies(&e, "with-init"), 0);
+    // With --init, PID 1 is berth-init and the command is its child.
+    let cmdline = e.d.docker_ok(&["exec", "with-init", "cat", "/proc/1/cmdline"]);
+    assert!(cmdline.starts_with("/sbin/docker-init"), "{cmdline:?}");
+}
+
+#[test]
+fn seed001_3_2_4_exec_killall_sleep_ends_an_init_rm_container() {
+    if !root_or_skip() || !support::have(support::docker_cli()) {
+        return;
+    }
+    let e = Env::new();
+    let id =
+        e.d.docker_ok(&[
+            "run",
+            "-d",
+            "--name",
+            "deadlock-app",
+            "--rm",
+            "--init",
+            "--network",
+            "none",
+            "busybox",
+            "sleep",
+            "1d",
+        ])
+        .trim()
+        .to_string();
+    let ps = e.d.docker_ok(&["exec", "deadlock-app", "ps", "-a"]);
+    assert!(ps.contains("sleep 1d"), "{ps}");
+    let out = e.d.docker(&["exec", "deadlock-app", "killall", "sleep"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    e.wait_for("removal", || {
+        e.d.api("GET", &format!("/containers/{id}/json"), None).0 == 404
+    });
+    let all = e.d.docker_ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert!(!all.contains("deadlock-app"), "{all}");
+    assert_gone(&e, &id, 0);
+}
+
+#[test]
+fn docker_cli_runs_ps_logs_exec_stop_rm_inspect_like_berth() {
+    if !root_or_skip() || !support::have(support::docker_cli()) {
+        return;
+    }
+    let e = Env::new();
+    // Attached run: the hijacked stream carries stdout and stderr apart; the exit code comes back.
+    let out = e.d.docker(&[
+        "run",
+        "--name",
+        "att",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
+    // Detached run, ps, logs, exec (exit code propagated), inspect --format.
+    let id = e.d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "echo started; exec sleep 100",
+    ]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64);
+    let ps = e.d.docker_ok(&["ps"]);
+    let header = ps.lines().next().unwrap();
+    for col in [
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ] {
+        assert!(header.contains(col), "{header}");
+    }
+    assert!(
+        ps.contains(&id[..12]) && ps.contains("Up ") && ps.contains("web"),
+        "{ps}"
+    );
+    e.wait_for("the first log line", || {
+        e.d.docker_ok(&["logs", "web"]) == "started\n"
+    });
+    let ex = e.d.docker(&["exec", "web", "sh", "-c", "echo in-exec; exit 5"]);
+    assert_eq!(ex.status.code(), Some(5));
+    assert_eq!(String::from_utf8_lossy(&ex.stdout), "in-exec\n");
+    let pid = e.d.docker_ok(&["inspect", "--format", "{{.State.Pid}}", "web"]);
+    assert!(pid_alive(pid.trim().parse().unwrap()));
+    assert_eq!(
+        e.d.docker_ok(&["inspect", "--format", "{{.State.Status}} {{.Name}}", "web"])
+            .trim(),
+        "running /web"
+    );
+    let hc: Value =
+        serde_json::from_str(&e.d.docker_ok(&["inspect", "--format", "{{json .HostConfig}}", "web"]))
+            .unwrap();
+    assert_eq!(hc["NetworkMode"], "none");
+    e.d.docker_ok(&["stop", "-t", "1", "web"]);
+    assert!(e
+        .d
+        .docker_ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"])
+        .contains("web Exited (137)"));
+    e.d.docker_ok(&["rm", "web", "att"]);
+    assert_eq!(e.d.docker_ok(&["ps", "-aq"]).trim(), "");
+    assert_gone(&e, id, pid.trim().parse().unwrap());
+}
+
+fn cpu_usage_ns(id: &str) -> u64 {
+    for p in ["/sys/fs/cgroup/cpu,cpuacct/berth", "/sys/fs/cgroup/cpuacct/berth"] {
+        let f = Path::new(p).join(id).join("cpuacct.usage");
+        if let Ok(s) = std::fs::read_to_string(&f) {
+            return s.trim().parse().unwrap();
+        }
+    }
+    let f = Path::new("/sys/fs/cgroup/berth").join(id).join("cpu.stat");
+    let s = std::fs::read_to_string(f).unwrap();
+    let usec: u64 = s
+        .lines()
+        .find_map(|l| l.strip_prefix("usage_usec "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    usec * 1000
+}
+
+#[test]
+fn seed001_2_4_cpu_shares_split_one_core_25_75() {
+    if !root_or_skip() {
+        return;
+    }
+    let e = Env::new();
+    let spin = |name: &str, shares: i64| {
+        e.run_d(
+            name,
+            json!({"Image": "busybox", "Cmd": ["sh", "-c", "while :; do :; done"],
+                   "HostConfig": {"NetworkMode": "none", "CpuShares": shares, "CpusetCpus": "0"}}),
+        )
+    };
+    let low = spin("low", 512);
+    let high = spin("high", 1536);
+    std::thread::sleep(Duration::from_millis(500));
+    let (l0, h0) = (cpu_usage_ns(&low), cpu_usage_ns(&high));
+    std::thread::sleep(Duration::from_secs(3));
+    let (l1, h1) = (cpu_usage_ns(&low), cpu_usage_ns(&high));
+    let (l, h) = ((l1 - l0) as f64, (h1 - h0) as f64);
+    let share = l / (l + h);
+    assert!(
+        (0.17..=0.33).contains(&share),
+        "low got {:.1} % of the core",
+        share * 100.0
+    );
+    e.d.ok("DELETE", &format!("/containers/{low}?force=1"));
+    e.d.ok("DELETE", &format!("/containers/{high}?force=1"));
+}
