@@ -714,3 +714,54 @@ fn seed001_2_4_cpu_shares_split_one_core_25_75() {
     e.d.ok("DELETE", &format!("/containers/{low}?force=1"));
     e.d.ok("DELETE", &format!("/containers/{high}?force=1"));
 }
+
+#[test]
+fn update_applies_live_and_top_lists_the_processes() {
+    if !root_or_skip() || !support::have(support::docker_cli()) {
+        return;
+    }
+    let e = Env::new();
+    let id = e.d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "upd",
+        "--network",
+        "none",
+        "-m",
+        "100m",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    let id = id.trim();
+    e.d.docker_ok(&[
+        "update",
+        "--memory",
+        "200m",
+        "--memory-swap",
+        "300m",
+        "--pids-limit",
+        "20",
+        "upd",
+    ]);
+    let mem = Path::new("/sys/fs/cgroup/memory/berth").join(id);
+    if mem.exists() {
+        assert_eq!(
+            std::fs::read_to_string(mem.join("memory.limit_in_bytes"))
+                .unwrap()
+                .trim(),
+            "209715200"
+        );
+        let pids = Path::new("/sys/fs/cgroup/pids/berth").join(id).join("pids.max");
+        assert_eq!(std::fs::read_to_string(pids).unwrap().trim(), "20");
+    }
+    assert_eq!(
+        e.d.docker_ok(&["inspect", "--format", "{{.HostConfig.Memory}}", "upd"])
+            .trim(),
+        "209715200"
+    );
+    let top = e.d.docker_ok(&["top", "upd"]);
+    assert!(top.lines().next().unwrap().contains("PID"), "{top}");
+    assert!(top.contains("sleep 100"), "{top}");
+}

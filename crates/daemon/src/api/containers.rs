@@ -465,3 +465,16 @@ pub async fn exec_start(
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
     Ok(resp)
 }
+
+pub async fn update(State(d): D, Path(id): Path<String>, body: Bytes) -> Result<Response> {
+    let c = get(&d, &id)?;
+    let u: HostConfig =
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?;
+    let warnings = d.containers.update(&c, u).await?;
+    Ok(json(&json!({"Warnings": warnings})))
+}
+
+pub async fn top(State(d): D, Path(id): Path<String>, q: Query) -> Result<Response> {
+    let c = get(&d, &id)?;
+    Ok(json(&d.containers.top(&c, q.get("ps_args").unwrap_or("")).await?))
+}

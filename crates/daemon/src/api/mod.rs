@@ -68,6 +68,8 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/containers/{id}/attach", post(containers::attach))
         .route("/containers/{id}", axum::routing::delete(containers::remove))
         .route("/containers/{id}/exec", post(containers::exec_create))
+        .route("/containers/{id}/update", post(containers::update))
+        .route("/containers/{id}/top", get(containers::top))
         .route("/exec/{id}/start", post(containers::exec_start))
         .route("/exec/{id}/resize", post(containers::exec_resize))
         .route("/exec/{id}/json", get(containers::exec_inspect))

@@ -1151,6 +1151,196 @@ impl Containers {
         Ok(())
     }
 
+    // ---- update, top ----
+
+    /// `POST /containers/{id}/update`: resources and the restart policy, applied live.
+    pub async fn update(&self, c: &Arc<Container>, u: HostConfig) -> Result<Vec<String>> {
+        let _op = c.op.lock().await;
+        let mut host = c.lock().host.clone();
+        macro_rules! take {
+            ($($f:ident),*) => { $( if u.$f.is_some() { host.$f = u.$f.clone(); } )* };
+        }
+        take!(
+            cpu_shares,
+            memory,
+            memory_swap,
+            memory_reservation,
+            nano_cpus,
+            cpu_period,
+            cpu_quota,
+            cpuset_cpus,
+            cpuset_mems,
+            pids_limit,
+            blkio_weight,
+            restart_policy
+        );
+        if u.nano_cpus.unwrap_or(0) > 0
+            && (u.cpu_quota.unwrap_or(0) > 0 || host.cpu_quota.unwrap_or(0) > 0)
+            && u.cpu_quota.is_none()
+        {
+            host.cpu_quota = None;
+            host.cpu_period = None;
+        }
+        if u.nano_cpus.unwrap_or(0) > 0 && u.cpu_quota.unwrap_or(0) > 0 {
+            return Err(ApiError::invalid(
+                "Conflicting options: Nano CPUs and CPU Period cannot both be set",
+            ));
+        }
+        if let (Some(m), Some(s)) = (host.memory, host.memory_swap) {
+            if m > 0 && s > 0 && s < m {
+                return Err(ApiError::invalid(
+                    "Minimum memoryswap limit should be larger than memory limit, see usage",
+                ));
+            }
+        }
+        if u.memory.unwrap_or(0) > 0 && u.memory_swap.is_none() {
+            // dockerd keeps swap in step when only memory changes and swap was the default.
+            let old = c.lock().host.clone();
+            if old.memory_swap.unwrap_or(0) == 2 * old.memory.unwrap_or(0)
+                || old.memory_swap.unwrap_or(0) == 0
+            {
+                host.memory_swap = Some(2 * u.memory.unwrap_or(0));
+            }
+        }
+        check_host_config(&HostConfig {
+            restart_policy: host.restart_policy.clone(),
+            auto_remove: host.auto_remove,
+            ..Default::default()
+        })?;
+        let live = c.state().status.is_live();
+        if live {
+            let mut args: Vec<String> = vec!["update".into()];
+            let mut flag = |name: &str, v: Option<String>| {
+                if let Some(v) = v {
+                    args.push(format!("--{name}"));
+                    args.push(v);
+                }
+            };
+            flag("memory", u.memory.filter(|m| *m > 0).map(|m| m.to_string()));
+            flag(
+                "memory-swap",
+                host.memory_swap
+                    .filter(|_| u.memory.is_some() || u.memory_swap.is_some())
+                    .map(|m| m.to_string()),
+            );
+            flag("memory-reservation", u.memory_reservation.map(|m| m.to_string()));
+            flag(
+                "cpu-shares",
+                u.cpu_shares.filter(|v| *v > 0).map(|v| v.to_string()),
+            );
+            if let Some(n) = u.nano_cpus.filter(|n| *n > 0) {
+                flag("cpu-period", Some("100000".into()));
+                flag("cpu-quota", Some((n * 100_000 / 1_000_000_000).to_string()));
+            }
+            flag(
+                "cpu-period",
+                u.cpu_period.filter(|v| *v > 0).map(|v| v.to_string()),
+            );
+            flag(
+                "cpu-quota",
+                u.cpu_quota.filter(|v| *v != 0).map(|v| v.to_string()),
+            );
+            flag("cpuset-cpus", u.cpuset_cpus.clone().filter(|v| !v.is_empty()));
+            flag("cpuset-mems", u.cpuset_mems.clone().filter(|v| !v.is_empty()));
+            flag(
+                "pids-limit",
+                u.pids_limit
+                    .map(|v| if v <= 0 { "-1".into() } else { v.to_string() }),
+            );
+            flag(
+                "blkio-weight",
+                u.blkio_weight.filter(|v| *v > 0).map(|v| v.to_string()),
+            );
+            if args.len() > 1 {
+                args.push(c.id.clone());
+                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                self.runtime_cmd(&refs).await.map_err(|e| {
+                    ApiError::system(format!("Cannot update container {}: {}", c.id, e.message))
+                })?;
+            }
+            if u.restart_policy.is_some() {
+                shim::request(
+                    &self.run_dir(&c.id),
+                    &format!("restart-policy {}", restart_arg(&host)),
+                )
+                .await?;
+            }
+        }
+        {
+            let mut i = c.lock();
+            i.host = host;
+            self.persist_all(c, &i)?;
+        }
+        self.emit(c, "update", &[]);
+        Ok(Vec::new())
+    }
+
+    /// `GET /containers/{id}/top`: `ps` on the host, rows of the container's processes.
+    pub async fn top(&self, c: &Arc<Container>, ps_args: &str) -> Result<serde_json::Value> {
+        let st = c.state();
+        if !st.status.is_live() {
+            return Err(ApiError::conflict(format!("Container {} is not running", c.id)));
+        }
+        let pids = self.container_pids(&c.id);
+        let args: Vec<&str> = if ps_args.is_empty() {
+            vec!["-ef"]
+        } else {
+            ps_args.split_whitespace().collect()
+        };
+        let out = tokio::process::Command::new("ps")
+            .args(&args)
+            .output()
+            .await
+            .map_err(|e| ApiError::system(format!("cannot run ps: {e}")))?;
+        if !out.status.success() {
+            return Err(ApiError::system(format!(
+                "ps: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines();
+        let header = lines.next().unwrap_or("");
+        let titles: Vec<String> = header.split_whitespace().map(str::to_string).collect();
+        let pid_col = titles
+            .iter()
+            .position(|t| t == "PID")
+            .ok_or_else(|| ApiError::system("Couldn't find PID field in ps output"))?;
+        let mut procs = Vec::new();
+        for l in lines {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            if fields.len() < titles.len() {
+                continue;
+            }
+            let Ok(pid) = fields[pid_col].parse::<u32>() else {
+                continue;
+            };
+            if !pids.contains(&pid) {
+                continue;
+            }
+            // The last column keeps its spaces (the command line).
+            let mut row: Vec<String> = fields[..titles.len() - 1].iter().map(|s| s.to_string()).collect();
+            row.push(fields[titles.len() - 1..].join(" "));
+            procs.push(row);
+        }
+        Ok(serde_json::json!({"Titles": titles, "Processes": procs}))
+    }
+
+    /// The pids in the container's cgroup.
+    fn container_pids(&self, id: &str) -> Vec<u32> {
+        let candidates = [
+            format!("/sys/fs/cgroup/pids/berth/{id}/cgroup.procs"),
+            format!("/sys/fs/cgroup/memory/berth/{id}/cgroup.procs"),
+            format!("/sys/fs/cgroup/berth/{id}/cgroup.procs"),
+        ];
+        for f in candidates {
+            if let Ok(s) = std::fs::read_to_string(&f) {
+                return s.lines().filter_map(|l| l.trim().parse().ok()).collect();
+            }
+        }
+        Vec::new()
+    }
+
     // ---- recovery ----
 
     /// At start: reconnect to the shims of containers that were live, record the exits that
