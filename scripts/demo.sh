@@ -2,6 +2,7 @@
 # berth's main job today: install what is needed, build, and run the container scenario of seed 001
 # with berth-runtime, then the image workflow of seed 002 with berthd and the berth CLI (bootstrap a
 # base image, push it to a local registry, pull it back, save/load, the docker CLI against berthd).
+# Then the container scenarios of seed 001 §3.2 and §3.5.6 and seed 003 with berth run/exec/ps.
 # Originally:
 # §2 and seed 003 with berth-runtime: namespaces, cgroup limits, exec, pause, kill, an init that reaps
 # zombies, and podman using berth-runtime as its OCI runtime. Run as root.
@@ -102,6 +103,9 @@ printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s/registry\nh
 docker-registry serve "$img/registry.yml" >"$img/registry.log" 2>&1 & regpid=$!
 "$BIN/berthd" -H "unix://$img/berth.sock" --data-root "$img/data" --exec-root "$img/run" 2>"$img/berthd.log" & bdpid=$!
 images_cleanup() {
+  # Containers outlive berthd by design: remove them first.
+  ids_left=$("$BIN/berth" -H "unix://$img/berth.sock" ps -aq 2>/dev/null || true)
+  [ -z "$ids_left" ] || "$BIN/berth" -H "unix://$img/berth.sock" rm -f $ids_left >/dev/null 2>&1 || true
   kill "$bdpid" "$regpid" 2>/dev/null || true
   wait "$bdpid" "$regpid" 2>/dev/null || true
   rm -rf "$img"
@@ -135,4 +139,45 @@ say "The real docker CLI against berthd (Docker Engine API $($B version -f '{{.S
 step "docker images"; DOCKER_HOST=$BERTH_HOST /usr/local/bin/docker images 2>/dev/null || DOCKER_HOST=$BERTH_HOST docker images
 step "berth system df"; $B system df
 
-say "Done. Benchmarks: bench/runtime_bench.py and bench/pull_bench.py (results in bench/RESULTS.md)"
+# ---- Containers (issue 4): seed 001 §3.2 and §3.5.6, seed 003's limits, with berth ----
+say "Seed 001 §3.2: run a container, see it exited in ps -a, remove it"
+step "berth run --name hello busybox echo Hello from a container"; $B run --name hello busybox echo Hello from a container
+step "berth ps -a"; $B ps -a
+step "berth rm hello"; $B rm hello
+
+say "Seed 001 §3.2.3: isolation (its own pid, uts and mount namespaces; its own writable layer)"
+step "berth run --rm busybox sh -c 'echo PID 1 is \$(cat /proc/1/cmdline); hostname; echo x > /only-here'"
+$B run --rm busybox sh -c 'echo "PID 1 is $(tr "\0" " " </proc/1/cmdline)"; hostname; echo x > /only-here'
+step "berth run --rm busybox cat /only-here   # not there: each container has its own layer"
+$B run --rm busybox cat /only-here || true
+
+say "Seed 001 §3.2.4: exec into a running --init --rm container, killall sleep ends it"
+step "berth run -d --name deadlock-app --rm --init busybox sleep 1d"; $B run -d --name deadlock-app --rm --init busybox sleep 1d
+step "berth exec deadlock-app ps -a"; $B exec deadlock-app ps -a
+step "berth exec deadlock-app killall sleep"; $B exec deadlock-app killall sleep
+for _ in $(seq 50); do $B ps -a --format '{{.Names}}' | grep -q deadlock-app || break; sleep 0.1; done
+step "berth ps -a   # removed by --rm"; $B ps -a
+
+say "Seed 003: limits are cgroups (--cpus 1 --memory 100m), and enforced (OOM kill)"
+step "berth run -d --name limited --cpus 1 --memory 100m busybox sleep 100"
+cid=$($B run -d --name limited --cpus 1 --memory 100m busybox sleep 100)
+step "cat /sys/fs/cgroup/memory/berth/<id>/memory.limit_in_bytes"; cat "/sys/fs/cgroup/memory/berth/$cid/memory.limit_in_bytes" 2>/dev/null || cat "/sys/fs/cgroup/berth/$cid/memory.max"
+step "berth inspect --format '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}' limited"; $B inspect --format '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}' limited
+step "berth stop -t 1 limited && berth rm limited"; $B stop -t 1 limited; $B rm limited
+step "berth run --name hungry --memory 50m --memory-swap 50m busybox sh -c 'x=\$(head -c 300000000 /dev/zero | tr ...)'"
+$B run --name hungry --memory 50m --memory-swap 50m busybox sh -c 'x=$(head -c 300000000 /dev/zero | tr "\0" x); echo survived' || echo "exit status $?"
+step "berth inspect --format '{{.State.OOMKilled}} {{.State.ExitCode}}' hungry"; $B inspect --format '{{.State.OOMKilled}} {{.State.ExitCode}}' hungry
+$B rm hungry >/dev/null
+
+say "Seed 001 §3.5.6: zombies stay without --init and are reaped with it"
+z='(sleep 0.2 &); exec sleep 100'
+$B run -d --name no-init busybox sh -c "$z" >/dev/null; $B run -d --name with-init --init busybox sh -c "$z" >/dev/null; sleep 1
+for n in no-init with-init; do
+  printf '%s: %s zombie(s)\n' "$n" "$($B exec $n sh -c 'cat /proc/[0-9]*/stat' | awk '{print $3}' | grep -c Z || true)"
+done
+$B rm -f no-init with-init >/dev/null
+
+say "The docker CLI runs containers on berthd too"
+step "docker run --rm busybox sh -c 'echo out; echo err >&2'"; DOCKER_HOST=$BERTH_HOST /usr/local/bin/docker run --rm busybox sh -c 'echo out; echo err >&2'
+
+say "Done. Benchmarks: bench/runtime_bench.py, bench/pull_bench.py, bench/run_bench.py (results in bench/RESULTS.md)"
