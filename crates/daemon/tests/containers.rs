@@ -765,3 +765,102 @@ fn update_applies_live_and_top_lists_the_processes() {
     assert!(top.lines().next().unwrap().contains("PID"), "{top}");
     assert!(top.contains("sleep 100"), "{top}");
 }
+
+#[test]
+fn seed004_named_volumes_keep_data_across_containers_and_binds_share_host_files() {
+    if !root_or_skip() || !support::have(support::docker_cli()) {
+        return;
+    }
+    let e = Env::new();
+    e.d.docker_ok(&["volume", "create", "--label", "app=db", "data"]);
+    e.d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        "data:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /data/f",
+    ]);
+    let out = e.d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        "data:/data:ro",
+        "busybox",
+        "cat",
+        "/data/f",
+    ]);
+    assert_eq!(out, "kept\n");
+    let ls =
+        e.d.docker_ok(&["volume", "ls", "--format", "{{.Driver}} {{.Name}}"]);
+    assert!(ls.contains("local data"), "{ls}");
+    let v = e.d.docker_ok(&[
+        "volume",
+        "inspect",
+        "--format",
+        "{{.Labels.app}} {{.Mountpoint}}",
+        "data",
+    ]);
+    assert!(
+        v.starts_with("db ") && v.trim().ends_with("/volumes/data/_data"),
+        "{v}"
+    );
+    // In use: refused; unused: removed.
+    e.d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "user",
+        "--network",
+        "none",
+        "-v",
+        "data:/data",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    let rm = e.d.docker(&["volume", "rm", "data"]);
+    assert!(!rm.status.success() && String::from_utf8_lossy(&rm.stderr).contains("volume is in use"));
+    e.d.docker_ok(&["rm", "-f", "user"]);
+    e.d.docker_ok(&["volume", "rm", "data"]);
+    // A bind mount: the container writes a host file; read-only binds refuse writes.
+    let host = tempfile::tempdir().unwrap();
+    let bind = format!("{}:/host", host.path().display());
+    e.d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        &bind,
+        "busybox",
+        "sh",
+        "-c",
+        "echo from-ctr > /host/x",
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("x")).unwrap(),
+        "from-ctr\n"
+    );
+    let ro = format!("{bind}:ro");
+    let w = e.d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        &ro,
+        "busybox",
+        "sh",
+        "-c",
+        "echo y > /host/y",
+    ]);
+    assert_ne!(w.status.code(), Some(0));
+    assert!(!host.path().join("y").exists());
+}

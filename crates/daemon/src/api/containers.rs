@@ -478,3 +478,47 @@ pub async fn top(State(d): D, Path(id): Path<String>, q: Query) -> Result<Respon
     let c = get(&d, &id)?;
     Ok(json(&d.containers.top(&c, q.get("ps_args").unwrap_or("")).await?))
 }
+
+pub async fn volume_list(State(d): D, q: Query) -> Result<Response> {
+    let filters = q.filters()?;
+    let v = d.containers.volume_list(&filters)?;
+    Ok(json(&json!({"Volumes": v, "Warnings": null})))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+struct VolumeCreateBody {
+    name: Option<String>,
+    driver: Option<String>,
+    driver_opts: Option<serde_json::Value>,
+    labels: Option<serde_json::Value>,
+}
+
+pub async fn volume_create(State(d): D, body: Bytes) -> Result<Response> {
+    let b: VolumeCreateBody = if body.is_empty() {
+        VolumeCreateBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("invalid JSON: {e}")))?
+    };
+    if let Some(drv) = b.driver.as_deref().filter(|d| !d.is_empty() && *d != "local") {
+        return Err(ApiError::not_found(format!("plugin \"{drv}\" not found")));
+    }
+    let labels = b.labels.unwrap_or_else(|| json!({}));
+    let opts = b.driver_opts.unwrap_or(serde_json::Value::Null);
+    let v = d.containers.volume_create(b.name.as_deref(), labels, opts)?;
+    Ok((StatusCode::CREATED, axum::Json(v)).into_response())
+}
+
+pub async fn volume_inspect(State(d): D, Path(name): Path<String>) -> Result<Response> {
+    Ok(json(&d.containers.volume_inspect(&name)?))
+}
+
+pub async fn volume_remove(State(d): D, Path(name): Path<String>, q: Query) -> Result<Response> {
+    d.containers.volume_remove(&name, q.bool("force"))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn volume_prune(State(d): D, q: Query) -> Result<Response> {
+    let filters = q.filters()?;
+    Ok(json(&d.containers.volume_prune(&filters)?))
+}

@@ -74,7 +74,13 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .route("/exec/{id}/resize", post(containers::exec_resize))
         .route("/exec/{id}/json", get(containers::exec_inspect))
         .route("/networks/prune", post(system::prune_nothing))
-        .route("/volumes/prune", post(system::prune_nothing))
+        .route("/volumes/prune", post(containers::volume_prune))
+        .route("/volumes", get(containers::volume_list))
+        .route("/volumes/create", post(containers::volume_create))
+        .route(
+            "/volumes/{name}",
+            get(containers::volume_inspect).delete(containers::volume_remove),
+        )
         .route("/build/prune", post(system::prune_nothing))
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))

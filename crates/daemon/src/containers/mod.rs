@@ -19,6 +19,7 @@ pub mod logs;
 pub mod names;
 pub mod shim;
 pub mod spec;
+pub mod volumes;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -601,15 +602,8 @@ impl Containers {
             let n = name
                 .map(str::to_string)
                 .unwrap_or_else(|| anonymous_volume(&c.id, dest));
-            let p = self
-                .root
-                .parent()
-                .unwrap_or(Path::new("/"))
-                .join("volumes")
-                .join(n)
-                .join("_data");
-            std::fs::create_dir_all(&p)?;
-            Ok(p)
+            let v = self.volume_create(Some(&n), serde_json::json!({}), serde_json::Value::Null)?;
+            Ok(PathBuf::from(v["Mountpoint"].as_str().unwrap_or_default()))
         };
         let input = spec::SpecInput {
             id: &c.id,
@@ -772,11 +766,12 @@ impl Containers {
             let this = self.clone();
             let c = c.clone();
             let _op = c.op.lock().await;
-            if let Err(e) = this.remove_locked(&c, false).await {
-                crate::log::log(
+            match this.remove_locked(&c, false).await {
+                Ok(()) => this.remove_anonymous_volumes(&c.id),
+                Err(e) => crate::log::log(
                     "error",
                     &format!("container {}: automatic removal failed: {e}", c.id),
-                );
+                ),
             }
         } else {
             let _op = c.op.lock().await;
@@ -1002,9 +997,26 @@ impl Containers {
     // ---- remove ----
 
     /// `DELETE /containers/{id}`.
-    pub async fn remove(self: &Arc<Self>, c: &Arc<Container>, force: bool, _volumes: bool) -> Result<()> {
+    pub async fn remove(self: &Arc<Self>, c: &Arc<Container>, force: bool, volumes: bool) -> Result<()> {
         let _op = c.op.lock().await;
-        self.remove_locked(c, force).await
+        self.remove_locked(c, force).await?;
+        if volumes {
+            self.remove_anonymous_volumes(&c.id);
+        }
+        Ok(())
+    }
+
+    /// `rm -v` and `--rm`: the container's anonymous volumes go with it.
+    fn remove_anonymous_volumes(&self, id: &str) {
+        let Ok(rd) = std::fs::read_dir(self.volumes_root()) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().to_string();
+            if n.len() == 64 && n.starts_with(&id[..48]) {
+                let _ = self.volume_remove(&n, true);
+            }
+        }
     }
 
     async fn remove_locked(self: &Arc<Self>, c: &Arc<Container>, force: bool) -> Result<()> {
