@@ -1,7 +1,6 @@
 //! The command line: clap definitions, docker's wording for command-line errors, and dispatch.
 //!
-//! Container commands (run, ps, exec, logs ...) slot in as one more variant of [`Command`] and a
-//! module under `commands/`.
+//! Every container command exists at the top level and under `berth container`, as in docker.
 
 use std::path::PathBuf;
 
@@ -9,7 +8,8 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::client::Client;
-use crate::commands::{image, registry, system, Ctx};
+use crate::commands::container::{cp, exec, list, logs, manage, run, stats};
+use crate::commands::{image, registry, system, volume, Ctx};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Parser)]
@@ -86,6 +86,140 @@ pub enum Command {
         #[command(subcommand)]
         cmd: ImageCmd,
     },
+    /// Create and run a new container from an image
+    #[command(disable_help_flag = true)]
+    Run(run::RunArgs),
+    /// Execute a command in a running container
+    Exec(exec::ExecArgs),
+    /// List containers
+    Ps(list::PsArgs),
+    /// Create a new container
+    #[command(disable_help_flag = true)]
+    Create(run::CreateArgs),
+    /// Start one or more stopped containers
+    Start(run::StartArgs),
+    /// Stop one or more running containers
+    Stop(manage::StopArgs),
+    /// Restart one or more containers
+    Restart(manage::StopArgs),
+    /// Kill one or more running containers
+    Kill(manage::KillArgs),
+    /// Remove one or more containers
+    Rm(manage::RmArgs),
+    /// Fetch the logs of a container
+    Logs(logs::LogsArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(manage::NamesArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(run::AttachArgs),
+    /// Display the running processes of a container
+    Top(manage::TopArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(manage::PortArgs),
+    /// Rename a container
+    Rename(manage::RenameArgs),
+    /// Pause all processes within one or more containers
+    Pause(manage::NamesArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(manage::NamesArgs),
+    /// Update configuration of one or more containers
+    Update(manage::UpdateArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(stats::StatsArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cp::CpArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(manage::OneArgs),
+    /// Create a new image from a container's changes
+    Commit(manage::CommitArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(manage::ExportArgs),
+    /// Manage containers
+    #[command(arg_required_else_help = true)]
+    Container {
+        #[command(subcommand)]
+        cmd: ContainerCmd,
+    },
+    /// Manage volumes
+    #[command(arg_required_else_help = true)]
+    Volume {
+        #[command(subcommand)]
+        cmd: VolumeCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCmd {
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(run::AttachArgs),
+    /// Create a new image from a container's changes
+    Commit(manage::CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cp::CpArgs),
+    /// Create a new container
+    #[command(disable_help_flag = true)]
+    Create(run::CreateArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(manage::OneArgs),
+    /// Execute a command in a running container
+    Exec(exec::ExecArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(manage::ExportArgs),
+    /// Display detailed information on one or more containers
+    Inspect(manage::InspectArgs),
+    /// Kill one or more running containers
+    Kill(manage::KillArgs),
+    /// Fetch the logs of a container
+    Logs(logs::LogsArgs),
+    /// List containers
+    #[command(visible_aliases = ["list", "ps"])]
+    Ls(list::PsArgs),
+    /// Pause all processes within one or more containers
+    Pause(manage::NamesArgs),
+    /// List port mappings or a specific mapping for the container
+    Port(manage::PortArgs),
+    /// Remove all stopped containers
+    Prune(manage::ContainerPruneArgs),
+    /// Rename a container
+    Rename(manage::RenameArgs),
+    /// Restart one or more containers
+    Restart(manage::StopArgs),
+    /// Remove one or more containers
+    #[command(visible_alias = "remove")]
+    Rm(manage::RmArgs),
+    /// Create and run a new container from an image
+    #[command(disable_help_flag = true)]
+    Run(run::RunArgs),
+    /// Start one or more stopped containers
+    Start(run::StartArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(stats::StatsArgs),
+    /// Stop one or more running containers
+    Stop(manage::StopArgs),
+    /// Display the running processes of a container
+    Top(manage::TopArgs),
+    /// Unpause all processes within one or more containers
+    Unpause(manage::NamesArgs),
+    /// Update configuration of one or more containers
+    Update(manage::UpdateArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(manage::NamesArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VolumeCmd {
+    /// Create a volume
+    Create(volume::VolumeCreateArgs),
+    /// Display detailed information on one or more volumes
+    Inspect(volume::VolumeInspectArgs),
+    /// List volumes
+    #[command(visible_alias = "list")]
+    Ls(volume::VolumeLsArgs),
+    /// Remove unused local volumes
+    Prune(volume::VolumePruneArgs),
+    /// Remove one or more volumes
+    #[command(visible_alias = "remove")]
+    Rm(volume::VolumeRmArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -148,7 +282,36 @@ fn usage_of(path: &str) -> (&'static str, Arity) {
         "version" => ("[OPTIONS]", None),
         "info" | "system info" => ("[OPTIONS]", None),
         "events" | "system events" => ("[OPTIONS]", None),
-        "system" | "image" => ("COMMAND", None),
+        "system" | "image" | "container" | "volume" => ("COMMAND", None),
+        "run" | "container run" | "create" | "container create" => {
+            ("[OPTIONS] IMAGE [COMMAND] [ARG...]", Min(1))
+        }
+        "start" | "container start" | "stop" | "container stop" | "restart" | "container restart"
+        | "kill" | "container kill" | "rm" | "container rm" | "update" | "container update" => {
+            ("[OPTIONS] CONTAINER [CONTAINER...]", Min(1))
+        }
+        "ps" | "container ls" | "container prune" => ("[OPTIONS]", None),
+        "logs" | "container logs" | "attach" | "container attach" | "export" | "container export" => {
+            ("[OPTIONS] CONTAINER", Exact(1))
+        }
+        "wait" | "container wait" | "pause" | "container pause" | "unpause" | "container unpause" => {
+            ("CONTAINER [CONTAINER...]", Min(1))
+        }
+        "exec" | "container exec" => ("[OPTIONS] CONTAINER COMMAND [ARG...]", Min(2)),
+        "container inspect" => ("[OPTIONS] CONTAINER [CONTAINER...]", Min(1)),
+        "top" | "container top" => ("CONTAINER [ps OPTIONS]", Min(1)),
+        "port" | "container port" => ("CONTAINER [PRIVATE_PORT[/PROTO]]", Range(1, 2)),
+        "rename" | "container rename" => ("CONTAINER NEW_NAME", Exact(2)),
+        "stats" | "container stats" => ("[OPTIONS] [CONTAINER...]", Min(0)),
+        "cp" | "container cp" => (
+            "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tberth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
+            Exact(2),
+        ),
+        "diff" | "container diff" => ("CONTAINER", Exact(1)),
+        "commit" | "container commit" => ("[OPTIONS] CONTAINER [REPOSITORY[:TAG]]", Range(1, 2)),
+        "volume create" => ("[OPTIONS] [VOLUME]", Max(1)),
+        "volume ls" | "volume prune" => ("[OPTIONS]", None),
+        "volume inspect" | "volume rm" => ("[OPTIONS] VOLUME [VOLUME...]", Min(1)),
         "system df" => ("[OPTIONS]", None),
         "system prune" | "image prune" => ("[OPTIONS]", None),
         "pull" | "image pull" => ("[OPTIONS] NAME[:TAG|@DIGEST]", Exact(1)),
@@ -189,7 +352,7 @@ pub fn command_path(args: &[String]) -> String {
         match top {
             None => {
                 top = Some(a.as_str());
-                if !matches!(a.as_str(), "image" | "system") {
+                if !matches!(a.as_str(), "image" | "system" | "container" | "volume") {
                     break;
                 }
             }
@@ -197,6 +360,9 @@ pub fn command_path(args: &[String]) -> String {
                 let sub = match (group, a.as_str()) {
                     ("image", "list") => "ls",
                     ("image", "rmi" | "remove") => "rm",
+                    ("container", "list" | "ps") => "ls",
+                    ("container" | "volume", "remove") => "rm",
+                    ("volume", "list") => "ls",
                     (_, s) => s,
                 };
                 return format!("{group} {sub}");
@@ -406,6 +572,63 @@ fn dispatch(ctx: &mut Ctx, command: Command) -> Result<()> {
             ImageCmd::Import(a) => image::import(ctx, &a),
             ImageCmd::Prune(a) => image::image_prune(ctx, &a),
             ImageCmd::Bootstrap(a) => image::bootstrap(ctx, &a),
+        },
+        Command::Run(a) => run::run(ctx, &a),
+        Command::Exec(a) => exec::exec(ctx, &a),
+        Command::Ps(a) => list::ps(ctx, &a),
+        Command::Create(a) => run::create(ctx, &a),
+        Command::Start(a) => run::start(ctx, &a),
+        Command::Stop(a) => manage::stop(ctx, &a),
+        Command::Restart(a) => manage::restart(ctx, &a),
+        Command::Kill(a) => manage::kill(ctx, &a),
+        Command::Rm(a) => manage::rm(ctx, &a),
+        Command::Logs(a) => logs::logs(ctx, &a),
+        Command::Wait(a) => manage::wait(ctx, &a),
+        Command::Attach(a) => run::attach(ctx, &a),
+        Command::Top(a) => manage::top(ctx, &a),
+        Command::Port(a) => manage::port(ctx, &a),
+        Command::Rename(a) => manage::rename(ctx, &a),
+        Command::Pause(a) => manage::pause(ctx, &a),
+        Command::Unpause(a) => manage::unpause(ctx, &a),
+        Command::Update(a) => manage::update(ctx, &a),
+        Command::Stats(a) => stats::stats(ctx, &a),
+        Command::Cp(a) => cp::cp(ctx, &a),
+        Command::Diff(a) => manage::diff(ctx, &a),
+        Command::Commit(a) => manage::commit(ctx, &a),
+        Command::Export(a) => manage::export(ctx, &a),
+        Command::Container { cmd } => match cmd {
+            ContainerCmd::Attach(a) => run::attach(ctx, &a),
+            ContainerCmd::Commit(a) => manage::commit(ctx, &a),
+            ContainerCmd::Cp(a) => cp::cp(ctx, &a),
+            ContainerCmd::Create(a) => run::create(ctx, &a),
+            ContainerCmd::Diff(a) => manage::diff(ctx, &a),
+            ContainerCmd::Exec(a) => exec::exec(ctx, &a),
+            ContainerCmd::Export(a) => manage::export(ctx, &a),
+            ContainerCmd::Inspect(a) => manage::inspect(ctx, &a),
+            ContainerCmd::Kill(a) => manage::kill(ctx, &a),
+            ContainerCmd::Logs(a) => logs::logs(ctx, &a),
+            ContainerCmd::Ls(a) => list::ps(ctx, &a),
+            ContainerCmd::Pause(a) => manage::pause(ctx, &a),
+            ContainerCmd::Port(a) => manage::port(ctx, &a),
+            ContainerCmd::Prune(a) => manage::prune(ctx, &a),
+            ContainerCmd::Rename(a) => manage::rename(ctx, &a),
+            ContainerCmd::Restart(a) => manage::restart(ctx, &a),
+            ContainerCmd::Rm(a) => manage::rm(ctx, &a),
+            ContainerCmd::Run(a) => run::run(ctx, &a),
+            ContainerCmd::Start(a) => run::start(ctx, &a),
+            ContainerCmd::Stats(a) => stats::stats(ctx, &a),
+            ContainerCmd::Stop(a) => manage::stop(ctx, &a),
+            ContainerCmd::Top(a) => manage::top(ctx, &a),
+            ContainerCmd::Unpause(a) => manage::unpause(ctx, &a),
+            ContainerCmd::Update(a) => manage::update(ctx, &a),
+            ContainerCmd::Wait(a) => manage::wait(ctx, &a),
+        },
+        Command::Volume { cmd } => match cmd {
+            VolumeCmd::Create(a) => volume::create(ctx, &a),
+            VolumeCmd::Inspect(a) => volume::inspect(ctx, &a),
+            VolumeCmd::Ls(a) => volume::ls(ctx, &a),
+            VolumeCmd::Prune(a) => volume::prune(ctx, &a),
+            VolumeCmd::Rm(a) => volume::rm(ctx, &a),
         },
     }
 }

@@ -156,6 +156,40 @@ impl Client {
         }
     }
 
+    /// Another client for the same daemon, for a second connection from another thread (wait,
+    /// signal forwarding, resize); it never starts berthd.
+    pub fn fork(&self) -> Client {
+        Client {
+            sel: self.sel.clone(),
+            version: self.version.clone(),
+            started: true,
+        }
+    }
+
+    /// Sends an upgrade request (attach, exec start) to `/v1.NN<path>` and returns the raw
+    /// connection. Anything but `101` is docker's "unable to upgrade" error.
+    pub fn hijack(&mut self, req: Request<'_>) -> Result<http::Upgraded> {
+        let v = self.api_version()?;
+        let mut req = req.header("Connection", "Upgrade").header("Upgrade", "tcp");
+        req.path = format!("/v{v}{}", req.path);
+        let stream = self.connect()?;
+        let answer = http::upgrade(stream, self.sel.host.header(), req).map_err(|e| {
+            if is_absent(&e) {
+                Error::Connect(self.sel.host.to_string())
+            } else {
+                Error::msg(format!("error during connect: request to {}: {e}", self.sel.host))
+            }
+        })?;
+        match answer {
+            http::Upgrade::Switched(u) => Ok(u),
+            http::Upgrade::Answered(resp) => {
+                let status = resp.status;
+                let _ = resp.bytes();
+                Err(Error::msg(format!("unable to upgrade to tcp, received {status}")))
+            }
+        }
+    }
+
     /// Sends a request without the version prefix and returns the answer whatever its status.
     pub fn send_raw(&mut self, req: Request<'_>) -> Result<Response> {
         let stream = self.connect()?;

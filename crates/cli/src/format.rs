@@ -317,15 +317,12 @@ pub fn parse_rfc3339(s: &str) -> Option<(i64, u32, i64)> {
 }
 
 /// Ref: docker/api/types/time `GetTimestamp`: a Unix time, an RFC 3339 date or time, or a Go
-/// duration before `now` ("10m"), as "seconds.nanoseconds" for `since`/`until` query params.
+/// duration before `now` ("10m", sent as whole Unix seconds), as the `since`/`until` query
+/// parameters want them ("seconds[.nanoseconds]").
 pub fn get_timestamp(value: &str, now: (i64, u32)) -> Result<String> {
-    if let Some(d) = parse_go_duration(value) {
+    if let Some(d) = parse_go_duration(value).filter(|_| value != "0") {
         let total = now.0 as i128 * 1_000_000_000 + now.1 as i128 - d;
-        return Ok(format!(
-            "{}.{:09}",
-            total.div_euclid(1_000_000_000),
-            total.rem_euclid(1_000_000_000)
-        ));
+        return Ok(total.div_euclid(1_000_000_000).to_string());
     }
     if !value.is_empty() && value.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-') {
         let (s, n) = value.split_once('.').unwrap_or((value, ""));
@@ -467,6 +464,9 @@ impl ListFormat {
     /// `format` as given by `--format` (empty or "table" for the default table).
     pub fn new(format: Option<&str>, default_table: &str) -> Result<ListFormat> {
         let f = format.unwrap_or("").trim();
+        // `{{json .}}` marshals the row as docker's formatter contexts do (HTML-escaped), not as
+        // the template's `json` function does.
+        let f = if f == "{{json .}}" { "json" } else { f };
         let (table, src) = match f {
             "" | "table" => (true, pre_format(default_table)),
             "json" => (false, "{{json .}}".to_string()),
@@ -697,7 +697,8 @@ mod tests {
             parse_rfc3339("2026-05-07T22:09:36.5+01:00"),
             Some((1_778_188_176, 500_000_000, 3600))
         );
-        assert_eq!(get_timestamp("10m", (1000, 5)).unwrap(), "400.000000005");
+        assert_eq!(get_timestamp("10m", (1000, 5)).unwrap(), "400");
+        assert_eq!(get_timestamp("0", (1000, 5)).unwrap(), "0");
         assert_eq!(get_timestamp("1700000000", (0, 0)).unwrap(), "1700000000");
         assert_eq!(
             get_timestamp("2026-05-07", (0, 0)).unwrap(),

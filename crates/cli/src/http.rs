@@ -22,6 +22,14 @@ impl Stream {
             Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
         })
     }
+
+    /// Half- or full-closes the connection (`shutdown(2)`); every clone sees it.
+    pub fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.shutdown(how),
+            Stream::Tcp(s) => s.shutdown(how),
+        }
+    }
 }
 
 impl Read for Stream {
@@ -424,6 +432,44 @@ pub fn roundtrip(stream: Stream, host: &str, req: Request<'_>) -> io::Result<Res
         }
         Err(e) => Err(e),
     }
+}
+
+/// A connection the daemon switched to raw bytes both ways (`101 Switching Protocols`), as
+/// attach and exec start answer. Ref: docker client `setupHijackConn`.
+#[derive(Debug)]
+pub struct Upgraded {
+    /// The daemon's side; bytes that arrived with the head are buffered here first.
+    pub reader: BufReader<Stream>,
+    /// Our side (stdin); shut down for writing at the end of our input.
+    pub writer: Stream,
+}
+
+/// What the daemon made of an upgrade request.
+#[derive(Debug)]
+pub enum Upgrade {
+    Switched(Upgraded),
+    /// Any other answer (an error, usually), with its body unread.
+    Answered(Response),
+}
+
+/// Sends `req` (which asks for an upgrade) on `stream` and reads the answer's head.
+pub fn upgrade(stream: Stream, host: &str, req: Request<'_>) -> io::Result<Upgrade> {
+    let method = req.method;
+    let mut w = stream.try_clone()?;
+    write_request(&mut w, host, req)?;
+    let mut reader = BufReader::with_capacity(64 * 1024, stream);
+    let (status, reason, headers) = read_head(&mut reader)?;
+    if status == 101 {
+        return Ok(Upgrade::Switched(Upgraded { reader, writer: w }));
+    }
+    let boxed: Box<dyn BufRead + Send> = Box::new(reader);
+    let body = BodyReader::new(boxed, method, status, &headers)?;
+    Ok(Upgrade::Answered(Response {
+        status,
+        reason,
+        headers,
+        body,
+    }))
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! berth: the command line. A client of the Docker Engine API served by berthd, with the docker
 //! CLI's commands, flags, output and exit codes.
 
+#![recursion_limit = "256"]
+
 mod cli;
 mod client;
 mod commands;
@@ -11,6 +13,7 @@ mod host;
 mod http;
 mod progress;
 mod reference;
+mod term;
 
 use std::io::Write;
 

@@ -125,7 +125,6 @@ impl Reference {
     }
 
     /// The short reference ("busybox:latest").
-    #[cfg(test)]
     pub fn familiar(&self) -> String {
         format!("{}{}", self.familiar_name(), self.suffix())
     }

@@ -405,7 +405,7 @@ pub struct InspectArgs {
     /// Display total file sizes if the type is container
     #[arg(short = 's', long)]
     pub size: bool,
-    /// Return JSON for specified type
+    /// Only inspect objects of the given type
     #[arg(long = "type", value_name = "string")]
     pub kind: Option<String>,
     #[arg(value_name = "NAME|ID", required = true)]
@@ -414,7 +414,7 @@ pub struct InspectArgs {
 
 /// Prints inspect output for `names`, fetched by `get`; errors are collected and returned after.
 /// Ref: docker/cli inspect `Inspect`.
-fn inspect_with(
+pub fn inspect_with(
     format: Option<&str>,
     names: &[String],
     mut get: impl FnMut(&str) -> Result<Vec<u8>>,
@@ -459,26 +459,86 @@ pub fn image_inspect(ctx: &mut Ctx, a: &ImageInspectArgs) -> Result<()> {
     inspect_with(a.format.as_deref(), &a.images, |n| get_image_raw(ctx, n))
 }
 
+const ALL_TYPES: &[&str] = &[
+    "config",
+    "container",
+    "image",
+    "network",
+    "node",
+    "plugin",
+    "secret",
+    "service",
+    "task",
+    "volume",
+];
+
+/// The raw JSON of one object of `kind`.
+fn get_raw(ctx: &mut Ctx, kind: &str, name: &str, size: bool) -> Result<Vec<u8>> {
+    let path = match kind {
+        "container" => return crate::commands::container::inspect_container_raw(ctx, name, size),
+        "image" => return get_image_raw(ctx, name),
+        "network" => format!("/networks/{name}"),
+        "volume" => format!("/volumes/{name}"),
+        "plugin" => format!("/plugins/{name}/json"),
+        "service" => format!("/services/{name}?insertDefaults=true"),
+        "task" => format!("/tasks/{name}"),
+        "node" => format!("/nodes/{name}"),
+        "secret" => format!("/secrets/{name}"),
+        _ => format!("/configs/{name}"),
+    };
+    let r = ctx.client.send(Request::new("GET", path))?;
+    r.bytes()
+        .map_err(|e| Error::msg(format!("error reading the daemon's answer: {e}")))
+}
+
+/// Ref: docker/cli system `isErrSkippable`.
+fn skippable(e: &Error) -> bool {
+    let m = e.to_string();
+    e.is_not_found() || m.contains("not supported") || m.contains("invalid reference format")
+}
+
+/// `inspect`: containers first, then images, networks, volumes and plugins, as docker tries
+/// them (swarm objects only with `--type`). Ref: docker/cli system `inspectAll`.
 pub fn inspect(ctx: &mut Ctx, a: &InspectArgs) -> Result<()> {
-    match a.kind.as_deref() {
-        None | Some("") => inspect_with(a.format.as_deref(), &a.names, |n| {
-            get_image_raw(ctx, n).map_err(|e| {
-                if e.is_not_found() {
-                    Error::msg(format!("Error: No such object: {n}"))
-                } else {
-                    e
-                }
-            })
-        }),
-        Some("image") => inspect_with(a.format.as_deref(), &a.names, |n| get_image_raw(ctx, n)),
-        Some(
-            t @ ("container" | "network" | "volume" | "node" | "service" | "task" | "config" | "secret"
-            | "plugin"),
-        ) => Err(Error::msg(format!(
-            "berth inspect --type {t} is not supported yet"
-        ))),
-        Some(t) => Err(Error::msg(format!("\"{t}\" is not a valid value for --type"))),
+    let kind = a.kind.clone();
+    if let Some(t) = kind.as_deref() {
+        if t.is_empty() {
+            return Err(Error::msg(format!(
+                "type is empty: must be one of \"{}\"",
+                ALL_TYPES.join("\", \"")
+            )));
+        }
+        if !ALL_TYPES.contains(&t) {
+            return Err(Error::msg(format!(
+                "unknown type: \"{t}\": must be one of \"{}\"",
+                ALL_TYPES.join("\", \"")
+            )));
+        }
     }
+    let size = a.size;
+    inspect_with(a.format.as_deref(), &a.names, |n| {
+        if let Some(t) = kind.as_deref() {
+            let r = get_raw(ctx, t, n, size)?;
+            if size && t != "container" {
+                eprintln!("WARNING: --size ignored for {t}");
+            }
+            return Ok(r);
+        }
+        for t in ["container", "image", "network", "volume", "plugin"] {
+            match get_raw(ctx, t, n, size) {
+                Ok(r) => {
+                    if size && t != "container" {
+                        eprintln!("WARNING: --size ignored for {t}");
+                    }
+                    return Ok(r);
+                }
+                Err(e @ Error::Connect(_)) => return Err(e),
+                Err(e) if skippable(&e) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::msg(format!("Error: No such object: {n}")))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

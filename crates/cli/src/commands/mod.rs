@@ -1,8 +1,10 @@
 //! One module per command group. Each command takes its parsed arguments and a [`Ctx`].
 
+pub mod container;
 pub mod image;
 pub mod registry;
 pub mod system;
+pub mod volume;
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;

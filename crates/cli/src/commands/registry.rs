@@ -76,6 +76,37 @@ pub fn pull(ctx: &mut Ctx, a: &PullArgs) -> Result<()> {
     out(&format!("{}\n", r.full()))
 }
 
+/// Pulls `image` for `create`/`run` when it is missing (or `--pull always`): progress on stderr,
+/// or nowhere with `quiet`. Ref: docker/cli container `pullImage`.
+pub fn pull_for_create(ctx: &mut Ctx, image: &str, platform: Option<&str>, quiet: bool) -> Result<()> {
+    let r = Reference::parse(image)?;
+    let tag = r
+        .digest
+        .clone()
+        .or_else(|| r.tag.clone())
+        .unwrap_or_else(|| "latest".into());
+    let q = Query::new()
+        .add("fromImage", &r.name())
+        .add_opt("platform", platform.map(str::to_lowercase).as_deref())
+        .add("tag", &tag);
+    let req =
+        Request::new("POST", format!("/images/create{q}")).header("X-Registry-Auth", auth_header(ctx, &r));
+    let resp = ctx.client.send(req)?;
+    if quiet {
+        display_stream(json_stream(resp), &mut io::sink(), &mut Renderer::new(false, 200))?;
+        return Ok(());
+    }
+    let tty = crate::format::is_tty(2);
+    let width = if tty {
+        crate::progress::terminal_width(2).unwrap_or(200)
+    } else {
+        200
+    };
+    let mut e = io::stderr().lock();
+    display_stream(json_stream(resp), &mut e, &mut Renderer::new(tty, width))?;
+    Ok(())
+}
+
 #[derive(Debug, Args)]
 pub struct PushArgs {
     /// Push all tags of an image to the repository
