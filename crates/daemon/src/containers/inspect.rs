@@ -158,6 +158,20 @@ fn mounts_json(c: &Containers, i: &Inner) -> Value {
     Value::Array(out)
 }
 
+/// `NetworkSettings.Networks`: the one network a container is on (none for `container:X`).
+fn networks(i: &Inner) -> Value {
+    let mode = i.host.network_mode.as_deref().unwrap_or("default");
+    if mode.starts_with("container:") {
+        return json!({});
+    }
+    let name = if mode == "default" { "none" } else { mode };
+    json!({ name: {
+        "IPAMConfig": null, "Links": null, "Aliases": null, "MacAddress": "", "DriverOpts": null,
+        "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0,
+        "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": null
+    }})
+}
+
 fn network_settings(i: &Inner) -> Value {
     let mode = i.host.network_mode.clone().unwrap_or_else(|| "default".into());
     let net_name = if mode == "default" {
@@ -386,7 +400,7 @@ impl Containers {
                 format!("{path} {}", args.join(" "))
             };
             let labels = i.config.labels.clone().unwrap_or_default();
-            let mode = i.host.network_mode.clone().unwrap_or_else(|| "default".into());
+            let mode = i.host.network_mode.as_deref().unwrap_or("default");
             let mut row = json!({
                 "Id": c.id,
                 "Names": [format!("/{}", i.name)],
@@ -399,8 +413,14 @@ impl Containers {
                 "State": status,
                 "Status": status_text(st, now),
                 "HostConfig": {"NetworkMode": mode},
-                "NetworkSettings": {"Networks": network_settings(&i)["Networks"].clone()},
-                "Mounts": mounts_json(self, &i),
+                "NetworkSettings": {"Networks": networks(&i)},
+                "Mounts": if i.host.binds.as_ref().is_none_or(|b| b.is_empty())
+                    && i.host.mounts.as_ref().is_none_or(|m| m.is_empty())
+                {
+                    json!([])
+                } else {
+                    mounts_json(self, &i)
+                },
             });
             drop(i);
             if size {
