@@ -662,6 +662,11 @@ mod tests {
         assert_eq!(command_path(&args("berth --host=tcp://x images")), "images");
         assert_eq!(command_path(&args("berth system df")), "system df");
         assert_eq!(command_path(&args("berth")), "");
+        assert_eq!(command_path(&args("berth container list -a")), "container ls");
+        assert_eq!(command_path(&args("berth container ps")), "container ls");
+        assert_eq!(command_path(&args("berth container remove x")), "container rm");
+        assert_eq!(command_path(&args("berth volume list")), "volume ls");
+        assert_eq!(command_path(&args("berth run -it busybox sh")), "run");
     }
 
     #[test]
@@ -702,6 +707,22 @@ mod tests {
             e.to_string().starts_with(
                 "invalid argument \"x\" for \"-H, --human\" flag: strconv.ParseBool: parsing \"x\": invalid syntax\n"
             ),
+            "{e}"
+        );
+        let e = err("berth run --cpus x busybox");
+        assert_eq!(e.code(), 125);
+        assert!(e.to_string().starts_with(
+            "invalid argument \"x\" for \"--cpus\" flag: failed to parse x as a rational number\n\nUsage:  berth run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+        ), "{e}");
+        let e = err("berth container run -m 1x busybox");
+        assert!(e
+            .to_string()
+            .starts_with("invalid argument \"1x\" for \"-m, --memory\" flag: invalid suffix: 'x'\n\nUsage:  berth container run"), "{e}");
+        let e = err("berth container ls extra");
+        assert_eq!(e.code(), 1);
+        assert!(
+            e.to_string()
+                .starts_with("berth: 'berth container ls' accepts no arguments"),
             "{e}"
         );
         let e = err("berth version extra");

@@ -335,6 +335,8 @@ fn compare(start: impl FnOnce() -> Option<Dockerd>) {
     same(&d, &["images", "--bogus"], false);
     // Not compared: `images a b`, where docker 28.2.2 prints "SRun" (a typo in its RequiresMaxArgs).
 
+    containers(&d);
+
     // inspect
     same(&d, &["image", "inspect", "busybox"], false);
     same(&d, &["image", "inspect", "busybox", "fromstdin:1"], false);
@@ -467,4 +469,109 @@ fn compare(start: impl FnOnce() -> Option<Dockerd>) {
         ],
         false,
     );
+}
+
+/// The container commands, both CLIs on the same daemon: output, errors and exit codes.
+fn containers(d: &Dockerd) {
+    let run = ["run", "--rm", "--network", "none", "busybox"];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        run.iter().copied().chain(extra.iter().copied()).collect()
+    };
+    same(d, &with(&["sh", "-c", "echo out; echo err >&2; exit 3"]), false);
+    same(d, &with(&["true"]), false);
+    // Without --rm: docker waits for the removal after a failed start, forever if it never comes.
+    // Only the exit code and the final error are compared: docker also prints whatever the
+    // daemon wrote on the attach stream before it gave up on it, which is a race.
+    let args = ["run", "--network", "none", "busybox", "/nonexistent"];
+    let b = outcome(&d.berth(&args));
+    let k = outcome(&d.docker(&args));
+    assert_eq!(b.2, k.2, "{b:?} {k:?}");
+    assert_eq!(b.2, Some(127), "{b:?}");
+    assert!(k.1.ends_with(&b.1), "{b:?} {k:?}");
+    same(d, &["run", "--memory", "abc", "busybox"], false);
+    same(d, &["run", "--rm", "--restart", "always", "busybox"], false);
+    same(d, &["create", "--ulimit", "nofile=2:1", "busybox"], false);
+    same(d, &["run", "-t", "-i", "busybox"], false);
+    let o = d.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "bc",
+        "--network",
+        "none",
+        "-l",
+        "k=v",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi; echo oops >&2; sleep 60",
+    ]);
+    assert!(o.status.success(), "run -d: {}", text(&o.stderr));
+    let id = text(&o.stdout).trim().to_string();
+    assert_eq!(id.len(), 64, "run -d printed {id:?}");
+    std::thread::sleep(Duration::from_millis(500));
+    same(d, &["logs", "bc"], false);
+    same(d, &["logs", "--tail", "1", "bc"], false);
+    same(d, &["exec", "bc", "sh", "-c", "echo in; exit 4"], false);
+    same(
+        d,
+        &[
+            "exec",
+            "-e",
+            "X=1",
+            "-w",
+            "/tmp",
+            "bc",
+            "sh",
+            "-c",
+            "echo $X $PWD",
+        ],
+        false,
+    );
+    same(
+        d,
+        &[
+            "inspect",
+            "-f",
+            "{{.Name}} {{.State.Running}} {{json .Config.Cmd}} {{.Config.Labels}}",
+            "bc",
+        ],
+        false,
+    );
+    same(d, &["container", "inspect", "-f", "{{.Id}}", "bc"], false);
+    same(
+        d,
+        &[
+            "ps",
+            "--format",
+            "{{.Names}} {{.Image}} {{.Command}} {{.State}} {{.Labels}}",
+        ],
+        false,
+    );
+    same(d, &["ps", "-q", "--no-trunc", "--filter", "name=bc"], false);
+    same(d, &["port", "bc"], false);
+    same(d, &["logs", "nope"], false);
+    same(d, &["exec", "nope", "true"], false);
+    same(d, &["stop", "nope"], false);
+    same(d, &["rm", "nope"], false);
+    same(d, &["wait", "nope"], false);
+    same(d, &["kill", "nope"], false);
+    let o = d.berth(&["stop", "-t", "1", "bc"]);
+    assert_eq!(text(&o.stdout), "bc\n", "{}", text(&o.stderr));
+    same(d, &["wait", "bc"], false);
+    same(
+        d,
+        &[
+            "ps",
+            "-a",
+            "--format",
+            "{{.Names}} {{.State}}",
+            "--filter",
+            "name=bc",
+        ],
+        false,
+    );
+    let o = d.berth(&["rm", "bc"]);
+    assert_eq!(text(&o.stdout), "bc\n", "{}", text(&o.stderr));
+    same(d, &["ps", "-a", "-q", "--filter", "name=bc"], false);
 }

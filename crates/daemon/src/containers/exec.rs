@@ -212,6 +212,15 @@ impl Containers {
             }
         };
         let e2 = e.clone();
+        // The exit code is recorded before the client's stream is closed: a client asks for it
+        // (`GET /exec/{id}/json`) as soon as its stream ends.
+        let finish = {
+            let this = self.clone();
+            let e3 = e.clone();
+            move |status: &std::io::Result<std::process::ExitStatus>| {
+                this.exec_finished(&e3, exit_code(status));
+            }
+        };
         let relay = async move {
             let mut stderr_text = Vec::new();
             match (client, master) {
@@ -238,6 +247,7 @@ impl Containers {
                     }
                     input.abort();
                     let status = child.wait().await;
+                    finish(&status);
                     if let Some(mut se) = child.stderr.take() {
                         let _ = se.read_to_end(&mut stderr_text).await;
                     }
@@ -300,6 +310,7 @@ impl Containers {
                         }
                     }
                     let status = child.wait().await;
+                    finish(&status);
                     input.abort();
                     let _ = cw.shutdown().await;
                     (status, stderr_text)
@@ -318,6 +329,7 @@ impl Containers {
                         });
                     }
                     let status = child.wait().await;
+                    finish(&status);
                     if let Some(mut se) = child.stderr.take() {
                         let _ = se.read_to_end(&mut stderr_text).await;
                     }
@@ -328,19 +340,13 @@ impl Containers {
         let (status, stderr_text) = relay.await;
         let _ = std::fs::remove_file(&pfile);
         let _ = std::fs::remove_file(&pidfile);
-        let code = match status {
-            Ok(s) => s.code().map(i64::from).unwrap_or_else(|| {
-                128 + i64::from(std::os::unix::process::ExitStatusExt::signal(&s).unwrap_or(9))
-            }),
-            Err(_) => 126,
-        };
+        let code = exit_code(&status);
         if !stderr_text.is_empty() && code != 0 {
             crate::log::log(
                 "debug",
                 &format!("exec {}: {}", e.id, String::from_utf8_lossy(&stderr_text).trim()),
             );
         }
-        self.exec_finished(&e, code);
         Ok(())
     }
 
@@ -487,6 +493,16 @@ impl Containers {
             )));
         }
         Ok(())
+    }
+}
+
+/// The exit code of the runtime's `exec` (its process's status; 128+N for a signal).
+fn exit_code(status: &std::io::Result<std::process::ExitStatus>) -> i64 {
+    match status {
+        Ok(s) => s.code().map(i64::from).unwrap_or_else(|| {
+            128 + i64::from(std::os::unix::process::ExitStatusExt::signal(s).unwrap_or(9))
+        }),
+        Err(_) => 126,
     }
 }
 

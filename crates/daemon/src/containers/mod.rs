@@ -502,6 +502,11 @@ impl Containers {
                     }
                 }
                 let _ = self.unmount(c).await;
+                // As moby: a container that was to remove itself goes when its start fails,
+                // so that `run --rm` waiting for its removal ends.
+                if host.auto_remove.unwrap_or(false) {
+                    let _ = self.remove_locked(c, true).await;
+                }
                 return Err(e);
             }
         };

@@ -124,12 +124,26 @@ pub fn exec(ctx: &mut Ctx, a: &ExecArgs) -> Result<()> {
     if stream::stream(conn, &streams)? == End::Detached {
         return Err(Error::msg("read escape sequence"));
     }
-    match ctx.client.get(&format!("/exec/{exec_id}/json")) {
-        Ok(v) => match v.get("ExitCode").and_then(Value::as_i64).unwrap_or(0) {
-            0 => Ok(()),
-            c => Err(Error::Exit(c as i32)),
-        },
-        Err(Error::Connect(_)) => Err(Error::Exit(-1)),
-        Err(e) => Err(e),
+    // Docker reads the exit code once; a daemon that closes the stream a moment before it
+    // records the code would turn every failure into 0, so an unfinished answer is asked again.
+    let mut tries = 0;
+    loop {
+        match ctx.client.get(&format!("/exec/{exec_id}/json")) {
+            Ok(v) => {
+                let pending = v.get("Running").and_then(Value::as_bool) == Some(true)
+                    || v.get("ExitCode").is_some_and(Value::is_null);
+                if pending && tries < 50 {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    continue;
+                }
+                return match v.get("ExitCode").and_then(Value::as_i64).unwrap_or(0) {
+                    0 => Ok(()),
+                    c => Err(Error::Exit(c as i32)),
+                };
+            }
+            Err(Error::Connect(_)) => return Err(Error::Exit(-1)),
+            Err(e) => return Err(e),
+        }
     }
 }

@@ -316,6 +316,11 @@ impl Waiter {
         Waiter { rx }
     }
 
+    /// The result within `d`, if any.
+    pub fn result_within(&self, d: Duration) -> Option<std::result::Result<(i64, Option<String>), String>> {
+        self.rx.recv_timeout(d).ok()
+    }
+
     /// The result: (status code, error message of the wait).
     pub fn result(&self) -> std::result::Result<(i64, Option<String>), String> {
         self.rx
@@ -428,7 +433,9 @@ pub fn run(ctx: &mut Ctx, a: &RunArgs) -> Result<()> {
     if let Err(e) = start_container(ctx, &id) {
         drop(conn);
         if req.auto_remove {
-            let _ = waiter.result();
+            // Docker waits for the daemon to remove the container; bounded here, so a daemon
+            // that keeps it does not hang us.
+            let _ = waiter.result_within(Duration::from_secs(5));
         }
         return Err(to_status_error(e));
     }
@@ -537,7 +544,7 @@ pub fn start(ctx: &mut Ctx, a: &StartArgs) -> Result<()> {
         {
             drop(conn);
             if auto_remove {
-                let _ = waiter.result();
+                let _ = waiter.result_within(Duration::from_secs(5));
             }
             return Err(e);
         }
