@@ -63,7 +63,13 @@ impl Dockerd {
         }
         let dir = PathBuf::from(format!("/tmp/bcb-{}", berth_testkit::unique_name("")));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("daemon.json"), "{}").unwrap();
+        // Its own cgroup parent (the directory's name), removed on drop.
+        let parent = dir.file_name().unwrap().to_string_lossy().to_string();
+        std::fs::write(
+            dir.join("daemon.json"),
+            format!("{{\"cgroup-parent\": \"{parent}\"}}"),
+        )
+        .unwrap();
         let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
         let child = Command::new(bin)
             .arg("-H")
@@ -157,6 +163,22 @@ impl Drop for Dockerd {
             .arg(self.dir.join("data"))
             .stderr(Stdio::null())
             .status();
+        // The cgroup parent of a berthd fixture, under every hierarchy (rmdir of what is empty).
+        if let Some(name) = self.dir.file_name().map(|n| n.to_string_lossy().to_string()) {
+            for base in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
+                if let Ok(rd) = std::fs::read_dir(base) {
+                    for e in rd.flatten() {
+                        let p = e.path().join(&name);
+                        if let Ok(kids) = std::fs::read_dir(&p) {
+                            for k in kids.flatten().filter(|k| k.path().is_dir()) {
+                                let _ = std::fs::remove_dir(k.path());
+                            }
+                        }
+                        let _ = std::fs::remove_dir(p);
+                    }
+                }
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -25,6 +25,8 @@ pub struct Config {
     pub max_concurrent_downloads: usize,
     pub max_concurrent_uploads: usize,
     pub labels: Vec<String>,
+    /// The cgroup under which containers' cgroups are made (`cgroup-parent`, as dockerd's).
+    pub cgroup_parent: String,
 }
 
 impl Default for Config {
@@ -42,6 +44,7 @@ impl Default for Config {
             max_concurrent_downloads: 3,
             max_concurrent_uploads: 5,
             labels: Vec::new(),
+            cgroup_parent: "berth".into(),
         }
     }
 }
@@ -59,6 +62,7 @@ const KEYS_USED: &[&str] = &[
     "max-concurrent-downloads",
     "max-concurrent-uploads",
     "labels",
+    "cgroup-parent",
 ];
 
 /// Keys of Docker's daemon.json that are valid but belong to parts berthd does not have yet; they
@@ -91,7 +95,6 @@ const KEYS_LATER: &[&str] = &[
     "default-shm-size",
     "default-cgroupns-mode",
     "default-ipc-mode",
-    "cgroup-parent",
     "exec-opts",
     "features",
     "experimental",
@@ -385,6 +388,13 @@ fn apply_file(
     }
     if let Some(v) = strings("labels")? {
         cfg.labels = v;
+    }
+    if let Some(v) = string("cgroup-parent")? {
+        let v = v.trim_matches('/').to_string();
+        if v.is_empty() || v.contains("..") {
+            return Err(bad("cgroup-parent", "expected a cgroup path such as \"berth\""));
+        }
+        cfg.cgroup_parent = v;
     }
     Ok(map
         .keys()

@@ -129,17 +129,17 @@ fn mounted_under(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-fn cgroup_dirs(id: &str) -> Vec<String> {
+fn cgroup_dirs(parent: &str, id: &str) -> Vec<String> {
     let mut v = Vec::new();
     for base in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
         if let Ok(rd) = std::fs::read_dir(base) {
             for e in rd.flatten() {
-                let p = e.path().join("berth").join(id);
+                let p = e.path().join(parent).join(id);
                 if p.exists() {
                     v.push(p.display().to_string());
                 }
             }
-            let p = Path::new(base).join("berth").join(id);
+            let p = Path::new(base).join(parent).join(id);
             if p.exists() {
                 v.push(p.display().to_string());
             }
@@ -158,7 +158,8 @@ fn assert_gone(e: &Env, id: &str, pid: i64) {
         mounted_under(&e.d.data.join("containers").join(id)).is_empty(),
         "mount left for {id}"
     );
-    assert!(cgroup_dirs(id).is_empty(), "cgroups left: {:?}", cgroup_dirs(id));
+    let left = cgroup_dirs(&e.d.cgroup_parent, id);
+    assert!(left.is_empty(), "cgroups left: {left:?}");
 }
 
 fn is_zombie(pid: i64) -> bool {
@@ -246,7 +247,9 @@ fn seed003_memory_and_cpu_limits_are_in_the_cgroups_and_enforced() {
         json!({"Image": "busybox", "Cmd": ["sleep", "100"],
                "HostConfig": {"NetworkMode": "none", "Memory": 104857600, "NanoCpus": 1000000000, "PidsLimit": 50}}),
     );
-    let mem = Path::new("/sys/fs/cgroup/memory/berth").join(&id);
+    let mem = Path::new("/sys/fs/cgroup/memory")
+        .join(&e.d.cgroup_parent)
+        .join(&id);
     if mem.exists() {
         assert_eq!(
             std::fs::read_to_string(mem.join("memory.limit_in_bytes"))
@@ -254,11 +257,13 @@ fn seed003_memory_and_cpu_limits_are_in_the_cgroups_and_enforced() {
                 .trim(),
             "104857600"
         );
-        let cpu = Path::new("/sys/fs/cgroup/cpu,cpuacct/berth").join(&id);
+        let cpu = Path::new("/sys/fs/cgroup/cpu,cpuacct")
+            .join(&e.d.cgroup_parent)
+            .join(&id);
         let cpu = if cpu.exists() {
             cpu
         } else {
-            Path::new("/sys/fs/cgroup/cpu/berth").join(&id)
+            Path::new("/sys/fs/cgroup/cpu").join(&e.d.cgroup_parent).join(&id)
         };
         assert_eq!(
             std::fs::read_to_string(cpu.join("cpu.cfs_quota_us"))
@@ -272,13 +277,15 @@ fn seed003_memory_and_cpu_limits_are_in_the_cgroups_and_enforced() {
                 .trim(),
             "100000"
         );
-        let pids = Path::new("/sys/fs/cgroup/pids/berth").join(&id);
+        let pids = Path::new("/sys/fs/cgroup/pids")
+            .join(&e.d.cgroup_parent)
+            .join(&id);
         assert_eq!(
             std::fs::read_to_string(pids.join("pids.max")).unwrap().trim(),
             "50"
         );
     } else {
-        let v2 = Path::new("/sys/fs/cgroup/berth").join(&id);
+        let v2 = Path::new("/sys/fs/cgroup").join(&e.d.cgroup_parent).join(&id);
         assert_eq!(
             std::fs::read_to_string(v2.join("memory.max")).unwrap().trim(),
             "104857600"
@@ -666,14 +673,14 @@ fn docker_cli_runs_ps_logs_exec_stop_rm_inspect_like_berth() {
     assert_gone(&e, id, pid.trim().parse().unwrap());
 }
 
-fn cpu_usage_ns(id: &str) -> u64 {
-    for p in ["/sys/fs/cgroup/cpu,cpuacct/berth", "/sys/fs/cgroup/cpuacct/berth"] {
-        let f = Path::new(p).join(id).join("cpuacct.usage");
+fn cpu_usage_ns(parent: &str, id: &str) -> u64 {
+    for p in ["/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpuacct"] {
+        let f = Path::new(p).join(parent).join(id).join("cpuacct.usage");
         if let Ok(s) = std::fs::read_to_string(&f) {
             return s.trim().parse().unwrap();
         }
     }
-    let f = Path::new("/sys/fs/cgroup/berth").join(id).join("cpu.stat");
+    let f = Path::new("/sys/fs/cgroup").join(parent).join(id).join("cpu.stat");
     let s = std::fs::read_to_string(f).unwrap();
     let usec: u64 = s
         .lines()
@@ -701,9 +708,15 @@ fn seed001_2_4_cpu_shares_split_one_core_25_75() {
     let low = spin("low", 512);
     let high = spin("high", 1536);
     std::thread::sleep(Duration::from_millis(500));
-    let (l0, h0) = (cpu_usage_ns(&low), cpu_usage_ns(&high));
+    let (l0, h0) = (
+        cpu_usage_ns(&e.d.cgroup_parent, &low),
+        cpu_usage_ns(&e.d.cgroup_parent, &high),
+    );
     std::thread::sleep(Duration::from_secs(3));
-    let (l1, h1) = (cpu_usage_ns(&low), cpu_usage_ns(&high));
+    let (l1, h1) = (
+        cpu_usage_ns(&e.d.cgroup_parent, &low),
+        cpu_usage_ns(&e.d.cgroup_parent, &high),
+    );
     let (l, h) = ((l1 - l0) as f64, (h1 - h0) as f64);
     let share = l / (l + h);
     assert!(
@@ -745,7 +758,9 @@ fn update_applies_live_and_top_lists_the_processes() {
         "20",
         "upd",
     ]);
-    let mem = Path::new("/sys/fs/cgroup/memory/berth").join(id);
+    let mem = Path::new("/sys/fs/cgroup/memory")
+        .join(&e.d.cgroup_parent)
+        .join(id);
     if mem.exists() {
         assert_eq!(
             std::fs::read_to_string(mem.join("memory.limit_in_bytes"))
@@ -753,7 +768,10 @@ fn update_applies_live_and_top_lists_the_processes() {
                 .trim(),
             "209715200"
         );
-        let pids = Path::new("/sys/fs/cgroup/pids/berth").join(id).join("pids.max");
+        let pids = Path::new("/sys/fs/cgroup/pids")
+            .join(&e.d.cgroup_parent)
+            .join(id)
+            .join("pids.max");
         assert_eq!(std::fs::read_to_string(pids).unwrap().trim(), "20");
     }
     assert_eq!(

@@ -156,6 +156,8 @@ pub struct Containers {
     pub runtime_root: PathBuf,
     pub shim: PathBuf,
     pub init: PathBuf,
+    /// Containers' cgroups are `/<cgroup_parent>/<id>`.
+    pub cgroup_parent: String,
     links: PathBuf,
     pub execs: exec::Execs,
     map: RwLock<HashMap<String, Arc<Container>>>,
@@ -190,6 +192,7 @@ impl Containers {
         let c = Containers {
             store: images.store.clone(),
             links: config.data_root.join("l"),
+            cgroup_parent: config.cgroup_parent.clone(),
             images,
             events,
             root,
@@ -618,7 +621,7 @@ impl Containers {
             hostname_file: &dir.join("hostname"),
             hosts_file: &dir.join("hosts"),
             resolv_file: &dir.join("resolv.conf"),
-            cgroups_path: format!("/berth/{}", c.id),
+            cgroups_path: format!("/{}/{}", self.cgroup_parent, c.id),
             init_binary: if host.init.unwrap_or(false) {
                 Some(&self.init)
             } else {
@@ -631,7 +634,7 @@ impl Containers {
         let oci = spec::build(&input)?;
         let json = serde_json::to_vec_pretty(&oci).map_err(|e| ApiError::system(e.to_string()))?;
         write_atomic(&dir.join("config.json"), &json, 0o600)?;
-        Ok(oom_file(&c.id))
+        Ok(oom_file(&self.cgroup_parent, &c.id))
     }
 
     /// Follows a shim's state stream until it ends, mirroring each change.
@@ -1346,9 +1349,9 @@ impl Containers {
     /// The pids in the container's cgroup.
     fn container_pids(&self, id: &str) -> Vec<u32> {
         let candidates = [
-            format!("/sys/fs/cgroup/pids/berth/{id}/cgroup.procs"),
-            format!("/sys/fs/cgroup/memory/berth/{id}/cgroup.procs"),
-            format!("/sys/fs/cgroup/berth/{id}/cgroup.procs"),
+            format!("/sys/fs/cgroup/pids/{}/{id}/cgroup.procs", self.cgroup_parent),
+            format!("/sys/fs/cgroup/memory/{}/{id}/cgroup.procs", self.cgroup_parent),
+            format!("/sys/fs/cgroup/{}/{id}/cgroup.procs", self.cgroup_parent),
         ];
         for f in candidates {
             if let Ok(s) = std::fs::read_to_string(&f) {
@@ -1552,14 +1555,14 @@ fn parse_size(s: &str) -> Option<u64> {
 }
 
 /// The cgroup file that counts OOM kills of the container's cgroup (`/berth/<id>`).
-fn oom_file(id: &str) -> Option<PathBuf> {
+fn oom_file(parent: &str, id: &str) -> Option<PathBuf> {
     let v1 = Path::new("/sys/fs/cgroup/memory");
     if v1.join("memory.limit_in_bytes").exists() {
-        return Some(v1.join("berth").join(id).join("memory.oom_control"));
+        return Some(v1.join(parent).join(id).join("memory.oom_control"));
     }
     let v2 = Path::new("/sys/fs/cgroup");
     if v2.join("cgroup.controllers").exists() {
-        return Some(v2.join("berth").join(id).join("memory.events"));
+        return Some(v2.join(parent).join(id).join("memory.events"));
     }
     None
 }

@@ -12,6 +12,8 @@ pub struct Berthd {
     pub dir: tempfile::TempDir,
     pub sock: PathBuf,
     pub data: PathBuf,
+    /// The daemon's own cgroup parent, removed on drop.
+    pub cgroup_parent: String,
     child: Option<Child>,
     extra: Vec<String>,
 }
@@ -25,10 +27,19 @@ impl Berthd {
         let dir = tempfile::Builder::new().prefix("berthd-test").tempdir().unwrap();
         let sock = dir.path().join("berth.sock");
         let data = dir.path().join("data");
+        let cgroup_parent = format!(
+            "berth-test-{}",
+            dir.path()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .trim_start_matches("berthd-test")
+        );
         let mut d = Berthd {
             dir,
             sock,
             data,
+            cgroup_parent,
             child: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
         };
@@ -80,7 +91,8 @@ impl Berthd {
     fn config_file(&self) -> PathBuf {
         let p = self.dir.path().join("daemon.json");
         if !p.exists() {
-            std::fs::write(&p, "{}").unwrap();
+            let cfg = serde_json::json!({ "cgroup-parent": self.cgroup_parent });
+            std::fs::write(&p, cfg.to_string()).unwrap();
         }
         p
     }
@@ -266,6 +278,16 @@ impl Drop for Berthd {
                     _ => std::thread::sleep(Duration::from_millis(20)),
                 }
             }
+        }
+        // The cgroup parent the runtime made under every hierarchy (empty once the containers
+        // are gone; rmdir refuses otherwise).
+        for base in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
+            if let Ok(rd) = std::fs::read_dir(base) {
+                for e in rd.flatten() {
+                    let _ = std::fs::remove_dir(e.path().join(&self.cgroup_parent));
+                }
+            }
+            let _ = std::fs::remove_dir(Path::new(base).join(&self.cgroup_parent));
         }
         if std::thread::panicking() {
             eprintln!("--- berthd log ---\n{}", self.log());
